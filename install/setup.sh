@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Set up dreamplate in a virtual environment at <repo>/.venv.
+#
+# Works on a fresh Debian/Ubuntu machine with Python 3.11 or newer. Re-running it is safe: it
+# reuses the venv and only installs what is missing.
+#
+#   install/setup.sh            core + tests (CPU)
+#   DREAMPLATE_EXTRAS=onnx,server install/setup.sh   add optional parts (see pyproject.toml extras)
+#
+# On a machine with an NVIDIA driver (nvidia-smi answers), the ONNX Runtime GPU build is chosen
+# instead of the CPU one when an ONNX extra is asked for.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo/.venv"
+
+# 1. Find a Python 3.11+ interpreter (PYTHON overrides).
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  # 3.11 first: the CPU torch build that the generative extra pins is made for it.
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+      python="$candidate"; break
+    fi
+  done
+fi
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+  echo "dreamplate setup: needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+# 2. Create the venv (Debian needs python3-venv for this).
+if [ ! -x "$venv/bin/python" ]; then
+  if ! "$python" -m venv "$venv"; then
+    echo "dreamplate setup: could not create $venv; on Debian/Ubuntu run: apt-get install python3-venv" >&2
+    exit 1
+  fi
+fi
+
+# 3. Choose the extras: dev tools always; GPU build of ONNX Runtime where a GPU answers.
+extras="dev"
+if [ -n "${DREAMPLATE_EXTRAS:-}" ]; then extras="$extras,$DREAMPLATE_EXTRAS"; fi
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+  extras="${extras//onnx/gpu}"
+  echo "dreamplate setup: NVIDIA GPU found, using onnxruntime-gpu for ONNX extras"
+fi
+
+# 4. Install dreamplate in editable mode, so the checkout is what runs.
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e "$repo[$extras]"
+
+echo "dreamplate setup: done. Run: $venv/bin/dreamplate --help"
