@@ -1,0 +1,470 @@
+"""Run an interpolation job: check everything, plan the output frames, then stream source pairs through a method.
+
+Steps, in order (nothing is written before step 4):
+1. resolve the inputs (two frames or a sequence) and plan the output frames;
+2. read every source header: sizes, channels and frames must agree;
+3. check the outputs: folder writable, no output path is an input;
+4. stream: load the two source frames around each output frame (at most a few in memory), estimate motion once per
+   pair on the model-space signal, warp and blend the scene-linear pixels, write atomically, skip finished frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dreamplate.errors import Cancelled, InputError
+from dreamplate.interp.spec import InterpolateSpec
+from dreamplate.interp.timing import OutputSample, plan_factor, plan_retime, plan_times, read_retime_map
+from dreamplate.io.exr import Box, ExrImage, PartInfo, read_exr, read_info, write_exr
+from dreamplate.io.provenance import Provenance, carried_attributes
+from dreamplate.io.raster import RASTER_SUFFIXES, read_raster, write_raster
+from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, str], None]
+"""Called after each output frame with (frames done, frames total, what happened), e.g. to drive a progress bar."""
+
+# Depth and ID channels hold values that blending would invent (a depth between two objects, an ID that is neither):
+# they are sampled nearest and taken from one side. Matched on the last component of a layer name (`crypto00.R` is
+# matched on its layer). UINT channels are IDs by nature.
+_NEAREST_LAYER_WORDS = ("crypto",)
+_NEAREST_NAMES = {"z", "zback", "depth", "id", "objectid", "materialid", "object_id", "material_id"}
+_COLOUR_NAMES = ("R", "G", "B")
+_FRAME_CACHE_SIZE = 3
+
+
+@dataclass
+class InterpolateResult:
+    """What a run did: the files written and the finished ones it skipped."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    output: str = ""
+
+
+@dataclass
+class _Plate:
+    """A decoded source frame: pixels on its own data window, H x W x C float32, channel names in order."""
+
+    frame: int
+    path: Path
+    pixels: np.ndarray
+    names: list[str]
+    box: Box
+    exr: ExrImage | None = None
+    bit_depth: int = 0
+    repaired: int = 0
+
+
+@dataclass
+class _Plan:
+    samples: list[OutputSample]
+    sources: dict[int, Path]
+    outputs: dict[int, Path]
+    output_label: str
+    raster: bool
+
+
+def is_nearest_channel(name: str, pixel_type: str = "half") -> bool:
+    """True for channels that must never be blended: depth, object/material IDs, cryptomatte, any UINT channel."""
+    if pixel_type == "uint":
+        return True
+    layer, _, last = name.rpartition(".")
+    if last.lower() in _NEAREST_NAMES:
+        return True
+    return any(word in layer.lower() for word in _NEAREST_LAYER_WORDS)
+
+
+def run_interpolate(
+    spec: InterpolateSpec,
+    progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    force: bool = False,
+) -> InterpolateResult:
+    """Write the in-between frames `spec` asks for; return what was written and skipped.
+
+    Raises InputError/ColorError before any output exists when inputs, outputs or colour settings are wrong.
+    `cancelled` is polled between frames; a cancel raises `Cancelled` and leaves finished frames in place.
+    """
+    # 1. Plan what to make.
+    plan = _plan(spec)
+    # 2. Every source header must agree before anything is computed.
+    infos = _check_sources(spec, plan)
+    # 3. Outputs: never an input, folder writable.
+    _check_outputs(plan)
+
+    # Colour is resolved once per run from the first source frame (or --colorspace), so every frame is tagged alike.
+    from dreamplate.color.model_space import log_model_space
+    from dreamplate.color.ocio import load_config, resolve_input_space
+
+    cfg = load_config(spec.ocio)
+    first_attributes = infos[0].attributes if infos else {}
+    space = None if plan.raster else resolve_input_space(cfg, first_attributes, spec.colorspace)
+    if space is not None:
+        log.info("input colour space: %s (%s)", space.name, space.reason)
+    model = log_model_space()
+
+    from dreamplate.interp.flow import estimate_flow, interpolate_frame
+
+    result = InterpolateResult(output=plan.output_label)
+    cache: OrderedDict[int, _Plate] = OrderedDict()
+    flow_key: tuple[int, int] | None = None
+    flow = None
+    total = len(plan.samples)
+    # 4. Stream the output frames in order; a pair's flow is estimated once and reused for all its in-betweens.
+    for done, sample in enumerate(plan.samples, start=1):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
+        out_path = plan.outputs[sample.frame]
+        sources = [plan.sources[sample.frame_a]]
+        if sample.t != 0.0:
+            sources.append(plan.sources[sample.frame_b])
+        provenance = Provenance(
+            operation="interpolate",
+            method=spec.method,
+            parameters=_parameters(spec, sample),
+            sources=[str(p) for p in sources],
+            source_frames=[float(sample.source)],
+            colorspace=None if space is None else space.name,
+        )
+        if not force and _finished(out_path, provenance, plan.raster):
+            result.skipped.append(out_path)
+            _report(progress, done, total, f"skipped {out_path.name} (already written)")
+            continue
+
+        plate_a = _load(cache, spec, sample.frame_a, plan.sources[sample.frame_a])
+        if sample.t == 0.0:
+            _write_passthrough(plate_a, out_path, spec, provenance, cfg, space)
+        else:
+            plate_b = _load(cache, spec, sample.frame_b, plan.sources[sample.frame_b])
+            box = _union(plate_a.box, plate_b.box)
+            a = _on_canvas(plate_a, box)
+            b = _on_canvas(plate_b, box)
+            if flow_key != (sample.frame_a, sample.frame_b):
+                flow = estimate_flow(
+                    _motion_signal(a, plate_a, model, plan.raster),
+                    _motion_signal(b, plate_b, model, plan.raster),
+                    threads=spec.threads,
+                )
+                flow_key = (sample.frame_a, sample.frame_b)
+            nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
+            pixels = interpolate_frame(flow, a, b, sample.t, nearest=nearest)
+            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, cfg, space)
+        result.written.append(out_path)
+        _report(progress, done, total, f"wrote {out_path.name}")
+    return result
+
+
+# --- 1. planning ---------------------------------------------------------------------------------------------------
+
+
+def _plan(spec: InterpolateSpec) -> _Plan:
+    """Resolve input files and output paths and decide the output samples."""
+    if spec.is_pair:
+        first, second = (Path(p) for p in spec.inputs)
+        for path in (first, second):
+            if not path.is_file():
+                raise InputError(f"{path}: no such file")
+        times = spec.times if spec.times is not None else [0.5]
+        samples = plan_times(times)
+        sources = {0: first, 1: second}
+        if is_sequence_pattern(spec.output):
+            out_seq = FrameSequence.for_output(spec.output, [s.frame for s in samples])
+            outputs = {s.frame: out_seq.path(s.frame) for s in samples}
+            label = out_seq.pattern
+        elif len(samples) == 1:
+            outputs = {samples[0].frame: Path(spec.output)}
+            label = spec.output
+        else:
+            raise InputError(
+                f"{spec.output}: {len(samples)} times need an output pattern such as mid.####.exr"
+            )
+        raster = first.suffix.lower() in RASTER_SUFFIXES
+        if (second.suffix.lower() in RASTER_SUFFIXES) != raster:
+            raise InputError(f"{second}: mix of EXR and display-referred images; give two of the same kind")
+    else:
+        if len(spec.inputs) != 1 or not is_sequence_pattern(spec.inputs[0]):
+            raise InputError(f"{spec.inputs[0]}: give a sequence pattern (shot.####.exr) or two frames")
+        seq = FrameSequence.from_pattern(spec.inputs[0], spec.frames)
+        if len(seq.frames) < 2 and spec.retime is None:
+            raise InputError(
+                f"{seq.pattern}: needs at least two frames to interpolate, found {len(seq.frames)}"
+            )
+        if spec.retime is not None:
+            samples = plan_retime(read_retime_map(spec.retime), list(seq.frames))
+        else:
+            samples = plan_factor(list(seq.frames), spec.factor or 2)
+        if not is_sequence_pattern(spec.output):
+            raise InputError(f"{spec.output}: a sequence needs an output pattern such as out.####.exr")
+        out_seq = FrameSequence.for_output(spec.output, [s.frame for s in samples])
+        outputs = {s.frame: out_seq.path(s.frame) for s in samples}
+        sources = {f: seq.path(f) for f in seq.frames}
+        label = out_seq.pattern
+        raster = seq.suffix.lower() in RASTER_SUFFIXES
+    out_suffix = next(iter(outputs.values())).suffix.lower()
+    if raster and out_suffix not in RASTER_SUFFIXES:
+        raise InputError(
+            f"{spec.output}: display-referred inputs give display-referred outputs; use a .png/.tif name"
+        )
+    if not raster and out_suffix != ".exr":
+        raise InputError(f"{spec.output}: scene-linear EXR inputs give EXR outputs; use an .exr name")
+    return _Plan(samples=samples, sources=sources, outputs=outputs, output_label=label, raster=raster)
+
+
+def _parameters(spec: InterpolateSpec, sample: OutputSample) -> dict:
+    """The settings that decide this frame's pixels; a re-run with other settings must not skip it."""
+    params: dict = {"t": round(sample.t, 9), "frame": sample.frame}
+    for name in ("factor", "times", "frames", "colorspace", "part", "view", "pixel_type"):
+        value = getattr(spec, name)
+        if value is not None:
+            params[name] = value
+    if spec.retime is not None:
+        params["retime"] = str(spec.retime)
+    return params
+
+
+# --- 2. source checks ----------------------------------------------------------------------------------------------
+
+
+def _select_part(path: Path, infos: list[PartInfo], part: str | None) -> PartInfo:
+    """The part `--part` names (index or name), else the first."""
+    if part is None:
+        return infos[0]
+    if part.isdigit() and int(part) < len(infos):
+        return infos[int(part)]
+    for info in infos:
+        if info.name == part:
+            return info
+    names = ", ".join(str(i.name or i.index) for i in infos)
+    raise InputError(f"{path}: no part {part!r}; parts are {names}")
+
+
+def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
+    """Read every source header and refuse mismatched display windows, channels or deep data up front."""
+    used = sorted({s.frame_a for s in plan.samples} | {s.frame_b for s in plan.samples})
+    if plan.raster:
+        shapes = {}
+        for frame in used:
+            image = read_raster(plan.sources[frame])
+            shapes[frame] = image.pixels.shape
+        first = used[0]
+        for frame in used:
+            if shapes[frame] != shapes[first]:
+                raise InputError(
+                    f"{plan.sources[frame]}: size {shapes[frame][1]}x{shapes[frame][0]} differs from "
+                    f"{plan.sources[first].name} ({shapes[first][1]}x{shapes[first][0]})"
+                )
+        return []
+    chosen: list[PartInfo] = []
+    for frame in used:
+        path = plan.sources[frame]
+        info = _select_part(path, read_info(path), spec.part)
+        if info.storage.startswith("deep"):
+            raise InputError(f"{path}: deep data is not supported; flatten it first")
+        if chosen:
+            ref, ref_path = chosen[0], plan.sources[used[0]]
+            if info.display_window != ref.display_window:
+                raise InputError(
+                    f"{path}: display window {info.display_window} differs from {ref_path.name} "
+                    f"{ref.display_window}"
+                )
+            names = sorted(c.name for c in info.channels)
+            ref_names = sorted(c.name for c in ref.channels)
+            if names != ref_names:
+                raise InputError(
+                    f"{path}: channels {', '.join(names)} differ from {ref_path.name} ({', '.join(ref_names)})"
+                )
+        chosen.append(info)
+    return chosen
+
+
+# --- 3. output checks ----------------------------------------------------------------------------------------------
+
+
+def _check_outputs(plan: _Plan) -> None:
+    """Refuse an output that is an input, and an output folder that cannot be made or written."""
+    inputs = {p.resolve() for p in plan.sources.values()}
+    for frame, out in plan.outputs.items():
+        if out.resolve() in inputs:
+            raise InputError(
+                f"{out}: output frame {frame} would overwrite an input; choose another output name"
+            )
+    for folder in sorted({p.parent for p in plan.outputs.values()}):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".dreamplate-probe-"):
+                pass
+        except OSError as exc:
+            raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from exc
+
+
+def _finished(out_path: Path, provenance: Provenance, raster: bool) -> bool:
+    """True when `out_path` already holds this very frame (same sources and settings), so a re-run skips it."""
+    if not out_path.is_file():
+        return False
+    if raster:
+        return (
+            True  # PNG/TIFF carry no provenance here: an existing, atomically written file is a finished one.
+        )
+    try:
+        existing = Provenance.from_attributes(read_info(out_path)[0].attributes)
+    except InputError:
+        return False
+    return (
+        existing is not None
+        and existing.parameters == provenance.parameters
+        and existing.sources == provenance.sources
+        and existing.method == provenance.method
+    )
+
+
+# --- 4. frames -----------------------------------------------------------------------------------------------------
+
+
+def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, path: Path) -> _Plate:
+    """Decode a source frame, keeping only the last few: memory stays flat however long the sequence."""
+    if frame in cache:
+        cache.move_to_end(frame)
+        return cache[frame]
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        raster = read_raster(path)
+        height, width = raster.pixels.shape[:2]
+        names = ["R", "G", "B", "A"][: raster.pixels.shape[2]]
+        plate = _Plate(
+            frame, path, raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth
+        )
+    else:
+        part = int(spec.part) if spec.part is not None and spec.part.isdigit() else spec.part
+        image = read_exr(path, part=part, view=spec.view)
+        names = _ordered_channels(image.channels)
+        stack = np.stack([image.channels[n].astype(np.float32, copy=False) for n in names], axis=-1)
+        plate = _Plate(frame, path, stack, names, image.data_window, exr=image)
+    finite = np.isfinite(plate.pixels)
+    if not finite.all():
+        # Non-finite samples would smear across every pixel the warp touches: treat them as 0 for in-betweens.
+        plate.repaired = int((~finite).any(axis=-1).sum())
+        plate.pixels = np.where(finite, plate.pixels, np.float32(0.0))
+        log.warning(
+            "%s: %d pixels hold NaN/Inf; in-betweens treat them as 0 (the frame itself passes through untouched)",
+            path,
+            plate.repaired,
+        )
+    cache[frame] = plate
+    while len(cache) > _FRAME_CACHE_SIZE:
+        cache.popitem(last=False)
+    return plate
+
+
+def _ordered_channels(channels: dict[str, np.ndarray]) -> list[str]:
+    """R, G, B, A first (the motion signal reads them), then every other channel in name order."""
+    head = [n for n in ("R", "G", "B", "A", "Y") if n in channels]
+    return head + sorted(n for n in channels if n not in head)
+
+
+def _pixel_type(plate: _Plate, name: str) -> str:
+    return plate.exr.pixel_types.get(name, "half") if plate.exr is not None else "half"
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _on_canvas(plate: _Plate, box: Box) -> np.ndarray:
+    """The plate's pixels placed on `box`; outside its data window a frame is zero, as EXR defines it."""
+    if plate.box == box:
+        return plate.pixels
+    height, width = box[3] - box[1] + 1, box[2] - box[0] + 1
+    canvas = np.zeros((height, width, plate.pixels.shape[2]), np.float32)
+    x0, y0 = plate.box[0] - box[0], plate.box[1] - box[1]
+    canvas[y0 : y0 + plate.pixels.shape[0], x0 : x0 + plate.pixels.shape[1]] = plate.pixels
+    return canvas
+
+
+def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np.ndarray:
+    """What motion is estimated on: display values as they are, scene-linear colour through the log model space."""
+    colour = [i for i, n in enumerate(plate.names) if n in _COLOUR_NAMES]
+    if len(colour) != 3:
+        colour = [plate.names.index("Y")] if "Y" in plate.names else [0]
+    signal = pixels[..., colour]
+    return signal if raster else model.encode(signal)
+
+
+def _write_passthrough(
+    plate: _Plate, out_path: Path, spec: InterpolateSpec, provenance: Provenance, cfg, space
+) -> None:
+    """A source frame at its new number: pixels exactly as read (NaN/Inf included), new provenance."""
+    if plate.exr is None:
+        write_raster(out_path, read_raster(plate.path).pixels, plate.bit_depth)
+        return
+    image = plate.exr
+    attributes = _output_attributes(image.attributes, provenance, cfg, space, keep_timecode=True)
+    out = ExrImage(
+        channels=image.channels,
+        pixel_types=image.pixel_types,
+        data_window=image.data_window,
+        display_window=image.display_window,
+        attributes=attributes,
+    )
+    write_exr(out_path, out, pixel_type=spec.pixel_type, compression=spec.compression)
+
+
+def _write_inbetween(
+    plate: _Plate,
+    pixels: np.ndarray,
+    box: Box,
+    out_path: Path,
+    spec: InterpolateSpec,
+    provenance: Provenance,
+    cfg,
+    space,
+) -> None:
+    """An interpolated frame on the union of its sources' data windows, in the sources' colour space."""
+    if plate.exr is None:
+        write_raster(out_path, pixels, plate.bit_depth)
+        return
+    source = plate.exr
+    channels = {name: pixels[..., i] for i, name in enumerate(plate.names)}
+    for name, kind in source.pixel_types.items():
+        if kind == "uint":
+            channels[name] = np.rint(channels[name]).astype(np.uint32)
+    image = ExrImage(
+        channels=channels,
+        pixel_types=dict(source.pixel_types),
+        data_window=box,
+        display_window=source.display_window,
+        attributes=_output_attributes(source.attributes, provenance, cfg, space, keep_timecode=False),
+    )
+    write_exr(out_path, image, pixel_type=spec.pixel_type, compression=spec.compression)
+
+
+def _output_attributes(source: dict, provenance: Provenance, cfg, space, keep_timecode: bool) -> dict:
+    """Source attributes that still hold, the colour tags of the input space, and this frame's provenance.
+
+    An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated.
+    """
+    from dreamplate.color.ocio import COLOR_ATTRIBUTES, output_attributes
+
+    attributes = carried_attributes(source)
+    if not keep_timecode:
+        attributes.pop("timeCode", None)
+    if space is not None:
+        # The colour tags are rewritten as a set: a stale tag left beside new ones would contradict them.
+        for name in COLOR_ATTRIBUTES:
+            attributes.pop(name, None)
+        attributes.update(output_attributes(cfg, space.name, source))
+    attributes.update(provenance.to_attributes())
+    return attributes
+
+
+def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:
+    log.debug("%d/%d %s", done, total, message)
+    if progress is not None:
+        progress(done, total, message)

@@ -1,0 +1,216 @@
+"""End-to-end interpolation runs on small EXR sequences written by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import pytest
+from dreamplate.demo import render_plate_frame
+from dreamplate.errors import InputError
+from dreamplate.interp.retime import is_nearest_channel, run_interpolate
+from dreamplate.interp.spec import InterpolateSpec
+from dreamplate.io.exr import ExrImage, read_exr, read_info, write_exr
+from dreamplate.io.provenance import Provenance
+
+SIZE = (96, 64)
+ACESCG_TAGS = {"colorInteropID": "lin_ap1_scene"}
+
+
+def _write_plate(folder: Path, frames, size=SIZE, overrides: dict | None = None) -> str:
+    """A tiny demo plate (RGBA + Z) tagged ACEScg; returns its pattern."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        channels = render_plate_frame(index, len(frames), size)
+        channels.update((overrides or {}).get(frame, {}))
+        window = (0, 0, size[0] - 1, size[1] - 1)
+        image = ExrImage(
+            channels=channels,
+            pixel_types=dict.fromkeys(channels, "half"),
+            data_window=window,
+            display_window=window,
+            attributes=dict(ACESCG_TAGS),
+        )
+        write_exr(folder / f"plate.{frame:04d}.exr", image)
+    return str(folder / "plate.####.exr")
+
+
+def _to_half_bits(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float16).view(np.uint16)
+
+
+def test_factor_2_numbers_frames_consecutively_and_passes_originals_through(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1001, 1004))
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "out" / "out.####.exr"), factor=2)
+    result = run_interpolate(spec)
+    names = sorted(p.name for p in result.written)
+    assert names == [f"out.{f}.exr" for f in range(1001, 1006)]
+    for src, dst in ((1001, 1001), (1002, 1003), (1003, 1005)):
+        a = read_exr(tmp_path / "in" / f"plate.{src}.exr")
+        b = read_exr(tmp_path / "out" / f"out.{dst}.exr")
+        for name in a.channels:
+            np.testing.assert_array_equal(_to_half_bits(a.channels[name]), _to_half_bits(b.channels[name]))
+    middle = read_exr(tmp_path / "out" / "out.1002.exr")
+    assert set(middle.channels) == {"R", "G", "B", "A", "Z"}
+    assert middle.display_window == (0, 0, SIZE[0] - 1, SIZE[1] - 1)
+    assert set(middle.pixel_types.values()) == {"half"}
+    assert float(middle.channels["R"].max()) > 10.0  # highlights far above 1.0 survive
+    provenance = Provenance.from_attributes(middle.attributes)
+    assert provenance is not None and provenance.operation == "interpolate" and provenance.method == "flow"
+    assert provenance.source_frames == [1001.5]
+    assert middle.attributes["colorInteropID"] == "lin_ap1_scene"
+    header = OpenEXR.File(str(tmp_path / "out" / "out.1002.exr"), header_only=True).header()
+    assert OpenEXR.checkColorMetadata(header) == 0
+
+
+def test_rerun_skips_finished_frames_and_other_settings_rerender(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 4))
+    out = str(tmp_path / "out" / "out.####.exr")
+    first = run_interpolate(InterpolateSpec(inputs=[plate], output=out, factor=2))
+    assert len(first.written) == 5
+    (tmp_path / "out" / "out.0002.exr").unlink()  # as if the first run had been interrupted there
+    again = run_interpolate(InterpolateSpec(inputs=[plate], output=out, factor=2))
+    assert [p.name for p in again.written] == ["out.0002.exr"]
+    assert len(again.skipped) == 4
+    changed = run_interpolate(InterpolateSpec(inputs=[plate], output=out, factor=3))
+    assert len(changed.written) == 7 and not changed.skipped
+
+
+def test_identical_hdr_frames_interpolate_to_themselves(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rgb = (rng.random((SIZE[1], SIZE[0]), dtype=np.float32) * 64.0).astype(np.float16).astype(np.float32)
+    rgb[0, :8] = [65504, 1000, 64, 1, 0.18, 0, -0.01, 2e-5]
+    same = {"R": rgb, "G": rgb * 0.5, "B": rgb[::-1].copy()}
+    plate = _write_plate(tmp_path / "in", range(1, 3), overrides={1: same, 2: same})
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "out" / "o.####.exr"), factor=2)
+    run_interpolate(spec)
+    src = read_exr(tmp_path / "in" / "plate.0001.exr")
+    mid = read_exr(tmp_path / "out" / "o.0002.exr")
+    for name in ("R", "G", "B"):
+        ulps = np.abs(_to_half_bits(mid.channels[name]).astype(np.int32) - _to_half_bits(src.channels[name]))
+        assert int(ulps.max()) <= 2, name
+
+
+def test_factor_3_and_retime_map_reverse(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 4))
+    result = run_interpolate(
+        InterpolateSpec(inputs=[plate], output=str(tmp_path / "f3" / "f.####.exr"), factor=3)
+    )
+    assert len(result.written) == 7
+    third = Provenance.from_attributes(read_info(tmp_path / "f3" / "f.0002.exr")[0].attributes)
+    assert third.source_frames == [pytest.approx(1 + 1 / 3)]
+    retime = tmp_path / "reverse.txt"
+    retime.write_text("# output source\n1 3\n2 2.5\n3 2\n4 1.25\n")
+    rev = run_interpolate(
+        InterpolateSpec(inputs=[plate], output=str(tmp_path / "rev" / "r.####.exr"), retime=retime)
+    )
+    assert len(rev.written) == 4
+    first = read_exr(tmp_path / "rev" / "r.0001.exr")
+    src = read_exr(tmp_path / "in" / "plate.0003.exr")
+    np.testing.assert_array_equal(first.channels["R"], src.channels["R"])
+
+
+def test_missing_frames_are_named_before_anything_is_written(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", [1, 2, 4, 5])
+    out = tmp_path / "out"
+    spec = InterpolateSpec(inputs=[plate], output=str(out / "o.####.exr"), frames="1-5")
+    with pytest.raises(InputError, match=r"\b3\b"):
+        run_interpolate(spec)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_output_that_resolves_to_an_input_is_refused(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    before = (tmp_path / "in" / "plate.0001.exr").read_bytes()
+    with pytest.raises(InputError, match="overwrite an input"):
+        run_interpolate(InterpolateSpec(inputs=[plate], output=plate, factor=2))
+    assert (tmp_path / "in" / "plate.0001.exr").read_bytes() == before
+
+
+def test_unwritable_output_folder_is_refused(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match="not writable"):
+        run_interpolate(InterpolateSpec(inputs=[plate], output=str(blocker / "o.####.exr")))
+
+
+def test_mismatched_sizes_are_refused(tmp_path: Path) -> None:
+    _write_plate(tmp_path / "in", [1])
+    _write_plate(tmp_path / "other", [2], size=(80, 64))
+    (tmp_path / "other" / "plate.0002.exr").rename(tmp_path / "in" / "plate.0002.exr")
+    with pytest.raises(InputError, match="plate.0002.exr: display window"):
+        run_interpolate(
+            InterpolateSpec(
+                inputs=[str(tmp_path / "in" / "plate.####.exr")], output=str(tmp_path / "o.####.exr")
+            )
+        )
+    assert not list(tmp_path.glob("o.*.exr"))
+
+
+def test_nan_pixels_stay_put_and_never_spread(tmp_path: Path) -> None:
+    poisoned = render_plate_frame(0, 2, SIZE)
+    poisoned["R"][10, 10] = np.nan
+    poisoned["G"][20, 30] = np.inf
+    plate = _write_plate(tmp_path / "in", range(1, 3), overrides={1: poisoned})
+    run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=2))
+    passthrough = read_exr(tmp_path / "o" / "o.0001.exr")
+    assert np.isnan(passthrough.channels["R"][10, 10]) and np.isinf(passthrough.channels["G"][20, 30])
+    middle = read_exr(tmp_path / "o" / "o.0002.exr")
+    assert all(np.isfinite(c).all() for c in middle.channels.values())
+
+
+def test_depth_is_never_blended(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=2))
+    sources = np.concatenate(
+        [read_exr(tmp_path / "in" / f"plate.000{f}.exr").channels["Z"].ravel() for f in (1, 2)]
+    )
+    middle = read_exr(tmp_path / "o" / "o.0002.exr").channels["Z"]
+    assert np.isin(middle, sources).all()
+
+
+def test_moving_data_windows_give_the_union(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    display = (0, 0, 63, 47)
+    for frame, window in ((1, (4, 6, 35, 29)), (2, (20, 10, 55, 41))):
+        height, width = window[3] - window[1] + 1, window[2] - window[0] + 1
+        value = np.full((height, width), 2.5, np.float32)
+        image = ExrImage(
+            channels={"R": value, "G": value, "B": value},
+            pixel_types=dict.fromkeys("RGB", "half"),
+            data_window=window,
+            display_window=display,
+            attributes={},
+        )
+        write_exr(folder / f"bb.{frame:04d}.exr", image)
+    run_interpolate(
+        InterpolateSpec(inputs=[str(folder / "bb.####.exr")], output=str(tmp_path / "o.####.exr"))
+    )
+    middle = read_exr(tmp_path / "o.0002.exr")
+    assert middle.data_window == (4, 6, 55, 41)
+    assert middle.display_window == display
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_png_pair_gives_png_of_the_same_depth(tmp_path: Path, bit_depth: int) -> None:
+    from dreamplate.io.raster import read_raster, write_raster
+
+    rng = np.random.default_rng(3)
+    base = rng.random((48, 64, 3)).astype(np.float32)
+    write_raster(tmp_path / "a.png", base, bit_depth)
+    write_raster(tmp_path / "b.png", np.roll(base, 2, axis=1), bit_depth)
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], output=str(tmp_path / "mid.png")
+    )
+    run_interpolate(spec)
+    mid = read_raster(tmp_path / "mid.png")
+    assert mid.bit_depth == bit_depth and mid.pixels.shape == (48, 64, 3)
+
+
+def test_nearest_channel_names() -> None:
+    assert is_nearest_channel("Z") and is_nearest_channel("depth.Z") and is_nearest_channel("objectId")
+    assert is_nearest_channel("crypto00.R") and is_nearest_channel("mask", "uint")
+    assert not is_nearest_channel("R") and not is_nearest_channel("diffuse.G") and not is_nearest_channel("A")
