@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from dreamplate.interp.retime import InterpolateResult, ProgressCallback, run_interpolate
@@ -13,6 +15,7 @@ from dreamplate.io.exr import ExrImage, write_exr
 
 DEMO_SPACE = "ACEScg"
 FIRST_FRAME = 1001
+_PAN_PX_PER_FRAME = 3
 
 
 @dataclass
@@ -36,36 +39,48 @@ class DemoResult:
         )
 
 
+@lru_cache(maxsize=2)
+def _ground_texture(width: int, height: int) -> np.ndarray:
+    """Fixed-seed multi-octave noise, wider than the frame so the camera can pan across it.
+
+    Not a repeating pattern: periodic texture is ambiguous for any motion estimator, and real plates are not periodic.
+    """
+    rng = np.random.default_rng(2024)
+    pan_width = width + _PAN_PX_PER_FRAME * 256
+    texture = np.zeros((height, pan_width), np.float32)
+    for octave, amplitude in ((8, 0.5), (24, 0.3), (72, 0.2)):
+        coarse = rng.random((max(2, height * octave // 360), max(2, pan_width * octave // 360)), dtype=np.float32)
+        texture += amplitude * cv2.resize(coarse, (pan_width, height), interpolation=cv2.INTER_CUBIC)
+    return texture
+
+
 def render_plate_frame(index: int, frames: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """One frame of the demo shot: textured ground, a rolling disc, and highlights far above 1.0 that move.
+    """One frame of the demo shot: a panning textured ground, a rolling disc, and highlights far above 1.0.
 
     Returns float32 H x W channels R, G, B, A and Z (depth, to show that AOVs ride along with the warp).
     """
     width, height = size
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     phase = index / max(frames - 1, 1)
-    # Ground: a soft gradient with texture, so motion estimation has something to lock on to.
-    texture = 0.5 + 0.25 * np.sin(x * 0.11 + 0.6 * np.sin(y * 0.05)) * np.sin(
-        y * 0.09 + 0.4 * np.cos(x * 0.03)
-    )
-    shift = 6.0 * index  # the camera pans a few pixels a frame
-    texture_pan = 0.5 + 0.25 * np.sin((x + shift) * 0.11) * np.sin(y * 0.09)
-    ground = (0.04 + 0.18 * y / height) * (0.6 * texture_pan + 0.4 * texture)
+    pan = _PAN_PX_PER_FRAME * (index % 256)
+    texture = _ground_texture(width, height)[:, pan : pan + width]
+    ground = (0.03 + 0.2 * y / height) * (0.4 + texture)
     rgb = np.stack([ground * 0.9, ground, ground * 1.15], axis=-1)
     depth = np.full((height, width), 100.0, np.float32) - 50.0 * (y / height)
-    # A disc crossing the frame, with its own pattern.
-    cx = width * (0.2 + 0.6 * phase)
-    cy = height * (0.55 + 0.1 * np.sin(phase * np.pi))
+    # A disc rolling across part of the frame, with its own pattern (about 20 px a frame at 640 wide).
+    travel = min(0.6, 0.03 * (frames - 1))
+    cx = width * (0.3 + travel * phase)
+    cy = height * (0.6 + 0.05 * np.sin(phase * np.pi))
     radius = min(width, height) * 0.14
     disc = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
     checker = (((x - cx) // 12 + (y - cy) // 12) % 2).astype(np.float32)
     disc_rgb = np.stack([0.35 + 0.3 * checker, 0.12 + 0.1 * checker, 0.05 + 0.05 * checker], axis=-1)
     rgb[disc] = disc_rgb[disc]
     depth[disc] = 20.0
-    # Specular highlights: small blobs peaking at 20-60, well above display white.
+    # Specular highlights: small blobs peaking at 20-60, well above display white, drifting a few pixels a frame.
     for k, peak in enumerate((60.0, 24.0, 40.0)):
-        hx = width * (0.15 + 0.25 * k + 0.12 * phase)
-        hy = height * (0.25 + 0.08 * np.cos(phase * np.pi + k))
+        hx = width * (0.15 + 0.3 * k + 0.02 * index)
+        hy = height * (0.25 + 0.03 * np.cos(0.4 * index + k))
         blob = peak * np.exp(-((x - hx) ** 2 + (y - hy) ** 2) / (2.0 * (2.5 + k) ** 2))
         rgb += np.stack([blob, blob * 0.85, blob * 0.6], axis=-1)
     return {
