@@ -73,8 +73,11 @@ def render_plate_frame(index: int, frames: int, size: tuple[int, int]) -> dict[s
     cy = height * (0.6 + 0.05 * np.sin(phase * np.pi))
     radius = min(width, height) * 0.14
     disc = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
-    checker = (((x - cx) // 12 + (y - cy) // 12) % 2).astype(np.float32)
-    disc_rgb = np.stack([0.35 + 0.3 * checker, 0.12 + 0.1 * checker, 0.05 + 0.05 * checker], axis=-1)
+    # The disc carries its own patch of texture (taken from far along the ground strip) so it moves as one object.
+    rows = np.clip(np.rint(y - cy + height / 2), 0, height - 1).astype(np.intp)
+    cols = np.clip(np.rint(x - cx + width / 2), 0, width - 1).astype(np.intp)
+    pattern = _ground_texture(width, height)[rows, cols - 1 - width + _ground_texture(width, height).shape[1]]
+    disc_rgb = np.stack([0.2 + 0.5 * pattern, 0.07 + 0.2 * pattern, 0.03 + 0.08 * pattern], axis=-1)
     rgb[disc] = disc_rgb[disc]
     depth[disc] = 20.0
     # Specular highlights: small blobs peaking at 20-60, well above display white, drifting a few pixels a frame.

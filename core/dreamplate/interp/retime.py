@@ -39,6 +39,10 @@ _NEAREST_LAYER_WORDS = ("crypto",)
 _NEAREST_NAMES = {"z", "zback", "depth", "id", "objectid", "materialid", "object_id", "material_id"}
 _COLOUR_NAMES = ("R", "G", "B")
 _FRAME_CACHE_SIZE = 3
+# The model space spans the whole half range (65504 -> 1.0), so a plate's 0..1 would use a third of the 8-bit steps
+# the flow estimator sees. For motion only, the signal is stretched so that linear MOTION_WHITE (4 stops over display
+# white) reaches 1.0; brighter highlights clip in the estimate, never in the pixels.
+MOTION_WHITE = 16.0
 
 
 @dataclass
@@ -389,12 +393,15 @@ def _on_canvas(plate: _Plate, box: Box) -> np.ndarray:
 
 
 def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np.ndarray:
-    """What motion is estimated on: display values as they are, scene-linear colour through the log model space."""
+    """What motion is estimated on: display values as they are; scene-linear colour through the log model space."""
     colour = [i for i, n in enumerate(plate.names) if n in _COLOUR_NAMES]
     if len(colour) != 3:
         colour = [plate.names.index("Y")] if "Y" in plate.names else [0]
     signal = pixels[..., colour]
-    return signal if raster else model.encode(signal)
+    if raster:
+        return signal
+    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
+    return np.clip(model.encode(signal) / white, 0.0, 1.0)
 
 
 def _write_passthrough(
