@@ -69,14 +69,22 @@ def _float_list(text: str | None, option: str) -> list[float] | None:
     return None
 
 
+def _fps_pair(text: str | None) -> tuple[float | None, float] | None:
+    """`24:60` -> (24, 60); `60` -> (None, 60): the source rate then comes from the file."""
+    if text is None:
+        return None
+    source, _, target = text.rpartition(":")
+    try:
+        return (float(source) if source else None, float(target))
+    except ValueError:
+        _fail(f"--fps: cannot read {text!r}; give SOURCE:TARGET such as 24:60, or TARGET such as 60")
+    return None
+
+
 @app.command()
 def interpolate(
-    inputs: Annotated[
-        list[str], typer.Argument(help="Two frames (A B) or one sequence pattern (plate.####.exr).")
-    ],
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="Output file, or pattern for several frames.")
-    ],
+    inputs: Annotated[list[str], typer.Argument(help="Two frames (A B) or one sequence pattern (plate.####.exr).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file, or pattern for several frames.")],
     method: Annotated[str, typer.Option(help="Interpolation method: flow.")] = "flow",
     factor: Annotated[int | None, typer.Option(help="Sequence: N-1 in-betweens per gap (default 2).")] = None,
     times: Annotated[str | None, typer.Option(help="Two frames: times in [0,1], e.g. 0.25,0.5,0.75.")] = None,
@@ -84,13 +92,17 @@ def interpolate(
         Path | None,
         typer.Option(help="Sequence: text file 'output_frame source_frame' per line (Kronos frame mode)."),
     ] = None,
+    fps: Annotated[
+        str | None,
+        typer.Option(
+            help="Sequence: frame-rate change SOURCE:TARGET (24:60), or TARGET with the source rate from the file."
+        ),
+    ] = None,
     frames: Annotated[str | None, typer.Option(help="Source frame range, e.g. 1001-1100.")] = None,
     colorspace: Annotated[
         str | None, typer.Option(help="Input colour space (OCIO name); default from the file.")
     ] = None,
-    ocio: Annotated[
-        Path | None, typer.Option(help="OCIO config (else $OCIO, ocio_configs/, built-in).")
-    ] = None,
+    ocio: Annotated[Path | None, typer.Option(help="OCIO config (else $OCIO, ocio_configs/, built-in).")] = None,
     part: Annotated[str | None, typer.Option(help="EXR part (name or index); default the first.")] = None,
     view: Annotated[str | None, typer.Option(help="EXR view; default the file's default view.")] = None,
     float32: Annotated[bool, typer.Option("--float", help="Write 32-bit float instead of half.")] = False,
@@ -115,6 +127,7 @@ def interpolate(
             factor=factor,
             times=_float_list(times, "--times"),
             retime=retime,
+            fps=_fps_pair(fps),
             frames=frames,
             colorspace=colorspace,
             ocio=ocio,
@@ -139,9 +152,7 @@ def interpolate(
         _fail(str(exc))
         return
     skipped = f", skipped {len(result.skipped)} already written" if result.skipped else ""
-    out_console.print(
-        f"wrote {len(result.written)} frames to {result.output}{skipped}", markup=False, highlight=False
-    )
+    out_console.print(f"wrote {len(result.written)} frames to {result.output}{skipped}", markup=False, highlight=False)
 
 
 @app.command()
@@ -165,9 +176,7 @@ def info(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo plate and its retime.")] = Path(
-        "dreamplate_demo"
-    ),
+    out: Annotated[Path, typer.Option(help="Folder for the demo plate and its retime.")] = Path("dreamplate_demo"),
     frames: Annotated[int, typer.Option(min=2, max=200, help="Source frames to render.")] = 6,
     width: Annotated[int, typer.Option(min=64, max=4096)] = 640,
     height: Annotated[int, typer.Option(min=64, max=4096)] = 360,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def run_demo(
             pixel_types=dict.fromkeys(channels, "half"),
             data_window=(0, 0, size[0] - 1, size[1] - 1),
             display_window=(0, 0, size[0] - 1, size[1] - 1),
-            attributes={**tags, "framesPerSecond": (24, 1), "owner": "dreamplate demo"},
+            attributes={**tags, "framesPerSecond": Fraction(24), "owner": "dreamplate demo"},
         )
         plate_dir.mkdir(parents=True, exist_ok=True)
         write_exr(path, image)

@@ -214,3 +214,20 @@ def test_nearest_channel_names() -> None:
     assert is_nearest_channel("Z") and is_nearest_channel("depth.Z") and is_nearest_channel("objectId")
     assert is_nearest_channel("crypto00.R") and is_nearest_channel("mask", "uint")
     assert not is_nearest_channel("R") and not is_nearest_channel("diffuse.G") and not is_nearest_channel("A")
+
+
+def test_fps_change_24_to_60_tags_the_new_rate(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 6))
+    result = run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), fps=(24, 60)))
+    assert len(result.written) == 11  # positions 1, 1.4, 1.8, ... 5.0
+    second = read_exr(tmp_path / "o" / "o.0002.exr")
+    assert Provenance.from_attributes(second.attributes).source_frames == [pytest.approx(1.4)]
+    assert float(second.attributes["framesPerSecond"]) == 60.0
+    last = read_exr(tmp_path / "o" / "o.0011.exr")
+    np.testing.assert_array_equal(last.channels["R"], read_exr(tmp_path / "in" / "plate.0005.exr").channels["R"])
+
+
+def test_fps_without_source_rate_asks_for_it(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    with pytest.raises(InputError, match="framesPerSecond"):
+        run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o.####.exr"), fps=(None, 60)))

@@ -15,13 +15,14 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from dreamplate.errors import Cancelled, InputError
 from dreamplate.interp.spec import InterpolateSpec
-from dreamplate.interp.timing import OutputSample, plan_factor, plan_retime, plan_times, read_retime_map
+from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
 from dreamplate.io.exr import Box, ExrImage, PartInfo, read_exr, read_info, write_exr
 from dreamplate.io.provenance import Provenance, carried_attributes
 from dreamplate.io.raster import RASTER_SUFFIXES, read_raster, write_raster
@@ -188,9 +189,7 @@ def _plan(spec: InterpolateSpec) -> _Plan:
             outputs = {samples[0].frame: Path(spec.output)}
             label = spec.output
         else:
-            raise InputError(
-                f"{spec.output}: {len(samples)} times need an output pattern such as mid.####.exr"
-            )
+            raise InputError(f"{spec.output}: {len(samples)} times need an output pattern such as mid.####.exr")
         raster = first.suffix.lower() in RASTER_SUFFIXES
         if (second.suffix.lower() in RASTER_SUFFIXES) != raster:
             raise InputError(f"{second}: mix of EXR and display-referred images; give two of the same kind")
@@ -199,11 +198,11 @@ def _plan(spec: InterpolateSpec) -> _Plan:
             raise InputError(f"{spec.inputs[0]}: give a sequence pattern (shot.####.exr) or two frames")
         seq = FrameSequence.from_pattern(spec.inputs[0], spec.frames)
         if len(seq.frames) < 2 and spec.retime is None:
-            raise InputError(
-                f"{seq.pattern}: needs at least two frames to interpolate, found {len(seq.frames)}"
-            )
+            raise InputError(f"{seq.pattern}: needs at least two frames to interpolate, found {len(seq.frames)}")
         if spec.retime is not None:
             samples = plan_retime(read_retime_map(spec.retime), list(seq.frames))
+        elif spec.fps is not None:
+            samples = plan_fps(list(seq.frames), _source_fps(spec, seq), spec.fps[1])
         else:
             samples = plan_factor(list(seq.frames), spec.factor or 2)
         if not is_sequence_pattern(spec.output):
@@ -215,18 +214,27 @@ def _plan(spec: InterpolateSpec) -> _Plan:
         raster = seq.suffix.lower() in RASTER_SUFFIXES
     out_suffix = next(iter(outputs.values())).suffix.lower()
     if raster and out_suffix not in RASTER_SUFFIXES:
-        raise InputError(
-            f"{spec.output}: display-referred inputs give display-referred outputs; use a .png/.tif name"
-        )
+        raise InputError(f"{spec.output}: display-referred inputs give display-referred outputs; use a .png/.tif name")
     if not raster and out_suffix != ".exr":
         raise InputError(f"{spec.output}: scene-linear EXR inputs give EXR outputs; use an .exr name")
     return _Plan(samples=samples, sources=sources, outputs=outputs, output_label=label, raster=raster)
 
 
+def _source_fps(spec: InterpolateSpec, seq: FrameSequence) -> float:
+    """The source rate: as given (`--fps 24:60`), else the first frame's framesPerSecond (`--fps 60`)."""
+    if spec.fps is not None and spec.fps[0] is not None:
+        return spec.fps[0]
+    first = seq.path(seq.first)
+    rate = None if first.suffix.lower() in RASTER_SUFFIXES else read_info(first)[0].attributes.get("framesPerSecond")
+    if rate is None:
+        raise InputError(f"{first}: no framesPerSecond attribute; give the source rate as --fps SOURCE:TARGET")
+    return float(rate)
+
+
 def _parameters(spec: InterpolateSpec, sample: OutputSample) -> dict:
     """The settings that decide this frame's pixels; a re-run with other settings must not skip it."""
     params: dict = {"t": round(sample.t, 9), "frame": sample.frame}
-    for name in ("factor", "times", "frames", "colorspace", "part", "view", "pixel_type"):
+    for name in ("factor", "times", "fps", "frames", "colorspace", "part", "view", "pixel_type"):
         value = getattr(spec, name)
         if value is not None:
             params[name] = value
@@ -277,8 +285,7 @@ def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
             ref, ref_path = chosen[0], plan.sources[used[0]]
             if info.display_window != ref.display_window:
                 raise InputError(
-                    f"{path}: display window {info.display_window} differs from {ref_path.name} "
-                    f"{ref.display_window}"
+                    f"{path}: display window {info.display_window} differs from {ref_path.name} {ref.display_window}"
                 )
             names = sorted(c.name for c in info.channels)
             ref_names = sorted(c.name for c in ref.channels)
@@ -298,9 +305,7 @@ def _check_outputs(plan: _Plan) -> None:
     inputs = {p.resolve() for p in plan.sources.values()}
     for frame, out in plan.outputs.items():
         if out.resolve() in inputs:
-            raise InputError(
-                f"{out}: output frame {frame} would overwrite an input; choose another output name"
-            )
+            raise InputError(f"{out}: output frame {frame} would overwrite an input; choose another output name")
     for folder in sorted({p.parent for p in plan.outputs.values()}):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -315,9 +320,7 @@ def _finished(out_path: Path, provenance: Provenance, raster: bool) -> bool:
     if not out_path.is_file():
         return False
     if raster:
-        return (
-            True  # PNG/TIFF carry no provenance here: an existing, atomically written file is a finished one.
-        )
+        return True  # PNG/TIFF carry no provenance here: an existing, atomically written file is a finished one.
     try:
         existing = Provenance.from_attributes(read_info(out_path)[0].attributes)
     except InputError:
@@ -342,9 +345,7 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
         raster = read_raster(path)
         height, width = raster.pixels.shape[:2]
         names = ["R", "G", "B", "A"][: raster.pixels.shape[2]]
-        plate = _Plate(
-            frame, path, raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth
-        )
+        plate = _Plate(frame, path, raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth)
     else:
         part = int(spec.part) if spec.part is not None and spec.part.isdigit() else spec.part
         image = read_exr(path, part=part, view=spec.view)
@@ -412,7 +413,9 @@ def _write_passthrough(
         write_raster(out_path, read_raster(plate.path).pixels, plate.bit_depth)
         return
     image = plate.exr
-    attributes = _output_attributes(image.attributes, provenance, cfg, space, keep_timecode=True)
+    attributes = _output_attributes(
+        image.attributes, provenance, cfg, space, keep_timecode=spec.fps is None, fps=_target_fps(spec)
+    )
     out = ExrImage(
         channels=image.channels,
         pixel_types=image.pixel_types,
@@ -447,21 +450,28 @@ def _write_inbetween(
         pixel_types=dict(source.pixel_types),
         data_window=box,
         display_window=source.display_window,
-        attributes=_output_attributes(source.attributes, provenance, cfg, space, keep_timecode=False),
+        attributes=_output_attributes(
+            source.attributes, provenance, cfg, space, keep_timecode=False, fps=_target_fps(spec)
+        ),
     )
     write_exr(out_path, image, pixel_type=spec.pixel_type, compression=spec.compression)
 
 
-def _output_attributes(source: dict, provenance: Provenance, cfg, space, keep_timecode: bool) -> dict:
+def _output_attributes(
+    source: dict, provenance: Provenance, cfg, space, keep_timecode: bool, fps: float | None
+) -> dict:
     """Source attributes that still hold, the colour tags of the input space, and this frame's provenance.
 
-    An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated.
+    An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated; after a
+    frame-rate change (`fps`) no source timecode holds, and framesPerSecond becomes the new rate.
     """
     from dreamplate.color.ocio import COLOR_ATTRIBUTES, output_attributes
 
     attributes = carried_attributes(source)
     if not keep_timecode:
         attributes.pop("timeCode", None)
+    if fps is not None:
+        attributes["framesPerSecond"] = Fraction(fps).limit_denominator(1001)
     if space is not None:
         # The colour tags are rewritten as a set: a stale tag left beside new ones would contradict them.
         for name in COLOR_ATTRIBUTES:
@@ -469,6 +479,10 @@ def _output_attributes(source: dict, provenance: Provenance, cfg, space, keep_ti
         attributes.update(output_attributes(cfg, space.name, source))
     attributes.update(provenance.to_attributes())
     return attributes
+
+
+def _target_fps(spec: InterpolateSpec) -> float | None:
+    return None if spec.fps is None else spec.fps[1]
 
 
 def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:

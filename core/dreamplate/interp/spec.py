@@ -26,6 +26,7 @@ class InterpolateSpec(BaseModel):
     factor: int | None = Field(None, ge=1, le=1000)
     times: list[float] | None = None
     retime: Path | None = None
+    fps: tuple[float | None, float] | None = None
     frames: str | None = None
     colorspace: str | None = None
     ocio: Path | None = None
@@ -38,11 +39,12 @@ class InterpolateSpec(BaseModel):
     @model_validator(mode="after")
     def _one_timing_rule(self) -> InterpolateSpec:
         """Two frames take `times`; a sequence takes `factor` or `retime`; never two rules at once."""
-        rules = [name for name in ("factor", "times", "retime") if getattr(self, name) is not None]
+        rules = [name for name in ("factor", "times", "retime", "fps") if getattr(self, name) is not None]
         if len(rules) > 1:
-            raise ValueError(f"give one of --factor, --times, --retime, not {' and '.join(rules)}")
-        if len(self.inputs) == 2 and self.retime is not None:
-            raise ValueError("--retime needs a sequence pattern as input, not two frames")
+            raise ValueError(f"give one of --factor, --times, --retime, --fps, not {' and '.join(rules)}")
+        for rule in ("retime", "fps", "factor"):
+            if len(self.inputs) == 2 and getattr(self, rule) is not None:
+                raise ValueError(f"--{rule} needs a sequence pattern as input, not two frames")
         if len(self.inputs) == 2 and self.frames is not None:
             raise ValueError("--frames needs a sequence pattern as input, not two frames")
         if self.times is not None:
