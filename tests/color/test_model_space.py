@@ -3,6 +3,7 @@
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
+
 from dreamplate.color.model_space import (
     HALF_MAX,
     ModelSpace,

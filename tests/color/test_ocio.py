@@ -7,6 +7,7 @@ import numpy as np
 import OpenEXR
 import PyOpenColorIO as ocio
 import pytest
+
 from dreamplate.color import ocio as color
 from dreamplate.color.model_space import log_model_space
 from dreamplate.errors import ColorError

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+
 from dreamplate.demo import render_plate_frame
 from dreamplate.errors import InputError
 from dreamplate.interp.retime import is_nearest_channel, run_interpolate

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from dreamplate.errors import InputError
 from dreamplate.interp.timing import (
     OutputSample,

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+
 from dreamplate import __version__
 from dreamplate.errors import InputError
 from dreamplate.io.provenance import DROPPED_ATTRIBUTES, Provenance, carried_attributes
