@@ -50,9 +50,7 @@ def test_interpolate_two_frames_and_info(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     info = _dreamplate("info", str(tmp_path / "mid.exr"))
     assert info.returncode == 0, info.stderr
-    assert (
-        "ACEScg" in info.stdout and "interpolate/flow" in info.stdout and "source frames [0.5]" in info.stdout
-    )
+    assert "ACEScg" in info.stdout and "interpolate/flow" in info.stdout and "source frames [0.5]" in info.stdout
 
 
 def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:

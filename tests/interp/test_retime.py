@@ -95,17 +95,13 @@ def test_identical_hdr_frames_interpolate_to_themselves(tmp_path: Path) -> None:
 
 def test_factor_3_and_retime_map_reverse(tmp_path: Path) -> None:
     plate = _write_plate(tmp_path / "in", range(1, 4))
-    result = run_interpolate(
-        InterpolateSpec(inputs=[plate], output=str(tmp_path / "f3" / "f.####.exr"), factor=3)
-    )
+    result = run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "f3" / "f.####.exr"), factor=3))
     assert len(result.written) == 7
     third = Provenance.from_attributes(read_info(tmp_path / "f3" / "f.0002.exr")[0].attributes)
     assert third.source_frames == [pytest.approx(1 + 1 / 3)]
     retime = tmp_path / "reverse.txt"
     retime.write_text("# output source\n1 3\n2 2.5\n3 2\n4 1.25\n")
-    rev = run_interpolate(
-        InterpolateSpec(inputs=[plate], output=str(tmp_path / "rev" / "r.####.exr"), retime=retime)
-    )
+    rev = run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "rev" / "r.####.exr"), retime=retime))
     assert len(rev.written) == 4
     first = read_exr(tmp_path / "rev" / "r.0001.exr")
     src = read_exr(tmp_path / "in" / "plate.0003.exr")
@@ -143,9 +139,7 @@ def test_mismatched_sizes_are_refused(tmp_path: Path) -> None:
     (tmp_path / "other" / "plate.0002.exr").rename(tmp_path / "in" / "plate.0002.exr")
     with pytest.raises(InputError, match="plate.0002.exr: display window"):
         run_interpolate(
-            InterpolateSpec(
-                inputs=[str(tmp_path / "in" / "plate.####.exr")], output=str(tmp_path / "o.####.exr")
-            )
+            InterpolateSpec(inputs=[str(tmp_path / "in" / "plate.####.exr")], output=str(tmp_path / "o.####.exr"))
         )
     assert not list(tmp_path.glob("o.*.exr"))
 
@@ -165,9 +159,7 @@ def test_nan_pixels_stay_put_and_never_spread(tmp_path: Path) -> None:
 def test_depth_is_never_blended(tmp_path: Path) -> None:
     plate = _write_plate(tmp_path / "in", range(1, 3))
     run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=2))
-    sources = np.concatenate(
-        [read_exr(tmp_path / "in" / f"plate.000{f}.exr").channels["Z"].ravel() for f in (1, 2)]
-    )
+    sources = np.concatenate([read_exr(tmp_path / "in" / f"plate.000{f}.exr").channels["Z"].ravel() for f in (1, 2)])
     middle = read_exr(tmp_path / "o" / "o.0002.exr").channels["Z"]
     assert np.isin(middle, sources).all()
 
@@ -187,9 +179,7 @@ def test_moving_data_windows_give_the_union(tmp_path: Path) -> None:
             attributes={},
         )
         write_exr(folder / f"bb.{frame:04d}.exr", image)
-    run_interpolate(
-        InterpolateSpec(inputs=[str(folder / "bb.####.exr")], output=str(tmp_path / "o.####.exr"))
-    )
+    run_interpolate(InterpolateSpec(inputs=[str(folder / "bb.####.exr")], output=str(tmp_path / "o.####.exr")))
     middle = read_exr(tmp_path / "o.0002.exr")
     assert middle.data_window == (4, 6, 55, 41)
     assert middle.display_window == display
@@ -203,9 +193,7 @@ def test_png_pair_gives_png_of_the_same_depth(tmp_path: Path, bit_depth: int) ->
     base = rng.random((48, 64, 3)).astype(np.float32)
     write_raster(tmp_path / "a.png", base, bit_depth)
     write_raster(tmp_path / "b.png", np.roll(base, 2, axis=1), bit_depth)
-    spec = InterpolateSpec(
-        inputs=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], output=str(tmp_path / "mid.png")
-    )
+    spec = InterpolateSpec(inputs=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], output=str(tmp_path / "mid.png"))
     run_interpolate(spec)
     mid = read_raster(tmp_path / "mid.png")
     assert mid.bit_depth == bit_depth and mid.pixels.shape == (48, 64, 3)
