@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamplate.errors import ColorError, InputError
-from dreamplate.io.exr import ExrImage, PartInfo, read_exr, read_info
+from dreamplate.io.exr import ExrImage, PartInfo, read_exr, read_info, verify_exr
 from dreamplate.io.provenance import Provenance
 from dreamplate.io.raster import RASTER_SUFFIXES, read_raster
 
@@ -44,9 +44,7 @@ def _pixel_line(image: ExrImage) -> str:
 
 def _describe_part(path: Path, info: PartInfo, many: bool) -> list[str]:
     label = f"part {info.index}" + (f" {info.name!r}" if info.name else "")
-    lines = [
-        f"  {label}: {info.storage}, {info.compression}" if many else f"  {info.storage}, {info.compression}"
-    ]
+    lines = [f"  {label}: {info.storage}, {info.compression}" if many else f"  {info.storage}, {info.compression}"]
     lines.append(f"    data window    {_box(info.data_window)}")
     lines.append(f"    display window {_box(info.display_window)}")
     sampled = [
@@ -68,9 +66,7 @@ def _describe_part(path: Path, info: PartInfo, many: bool) -> list[str]:
         if provenance.weights_sha256:
             lines.append(f"    weights sha256 {provenance.weights_sha256}")
     if info.storage.startswith("deep"):
-        lines.append(
-            "    pixels         deep data: header read; pixel data is not decoded (flatten it first)"
-        )
+        lines.append("    pixels         deep data: every chunk checked and decoded; not flattened")
     else:
         image = read_exr(path, part=info.index)
         lines.append(f"    pixels         {_pixel_line(image)}")
@@ -84,10 +80,10 @@ def describe(path: Path) -> str:
     if path.suffix.lower() in RASTER_SUFFIXES:
         raster = read_raster(path)
         height, width, channels = raster.pixels.shape
-        return (
-            f"{path}\n  {raster.bit_depth}-bit display-referred (sRGB), {width}x{height}, {channels} channels"
-        )
+        return f"{path}\n  {raster.bit_depth}-bit display-referred (sRGB), {width}x{height}, {channels} channels"
     infos = read_info(path)
+    if any(info.storage.startswith("deep") for info in infos):
+        verify_exr(path)  # once per file: it checks every chunk of every part and decodes the deep ones
     lines = [str(path) + (f"  ({len(infos)} parts)" if len(infos) > 1 else "")]
     for info in infos:
         lines.extend(_describe_part(path, info, len(infos) > 1))
