@@ -65,6 +65,7 @@ class SpaceChoice:
 
     name: str
     reason: str
+    fallback: bool = False  # True when no metadata decided: the scene_linear role was assumed
 
 
 def project_config_path() -> Path | None:
@@ -178,16 +179,24 @@ def resolve_input_space(cfg: ColorConfig, attributes: Mapping[str, Any], overrid
     space = cfg.config.getColorSpace(ocio.ROLE_SCENE_LINEAR)
     if space is None:
         raise ColorError(f"{cfg.source}: no scene_linear role to fall back on; pass --colorspace")
-    return SpaceChoice(space.getName(), "no colour metadata: scene_linear role")
+    return SpaceChoice(space.getName(), "no usable colour metadata: scene_linear role", fallback=True)
 
 
-def output_attributes(cfg: ColorConfig, space: str, source_attributes: Mapping[str, Any]) -> dict[str, Any]:
+def output_attributes(
+    cfg: ColorConfig, space: str, source_attributes: Mapping[str, Any], *, keep_source: bool = False
+) -> dict[str, Any]:
     """The complete colour metadata for an output written in `space`, given the source header.
 
     Sets colorInteropID when the space has one. Keeps the source's chromaticities unless they
     contradict that ID, in which case the space's own chromaticities replace them; writes none for
     data. Replace the COLOR_ATTRIBUTES keys of a copied header with this dict.
+
+    `keep_source`: the space was assumed, not read from the header (`SpaceChoice.fallback`). Then the source's
+    own colour tags are the truth about its pixels (custom camera primaries, say) and are copied unchanged;
+    stamping the assumed space's ID over them would mislabel the frame.
     """
+    if keep_source and _chromaticities(source_attributes.get("chromaticities")) is not None:
+        return {key: source_attributes[key] for key in COLOR_ATTRIBUTES if key in source_attributes}
     interop_id = cfg.config.getColorSpace(space_name(cfg, space)).getInteropID() or None
     attributes: dict[str, Any] = {}
     if interop_id:

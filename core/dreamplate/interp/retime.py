@@ -402,7 +402,7 @@ def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np
     if raster:
         return signal
     white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
-    return np.clip(model.encode(signal) / white, 0.0, 1.0)
+    return np.clip(model.encode(signal), 0.0, white) / white
 
 
 def _write_passthrough(
@@ -476,7 +476,7 @@ def _output_attributes(
         # The colour tags are rewritten as a set: a stale tag left beside new ones would contradict them.
         for name in COLOR_ATTRIBUTES:
             attributes.pop(name, None)
-        attributes.update(output_attributes(cfg, space.name, source))
+        attributes.update(output_attributes(cfg, space.name, source, keep_source=space.fallback))
     attributes.update(provenance.to_attributes())
     return attributes
 
