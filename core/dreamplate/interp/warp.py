@@ -1,7 +1,9 @@
-"""Resampling primitives for flow in-betweens: backward warp, forward splat and hole filling.
+"""Resampling primitives for flow in-betweens: backward warp, forward splat, reach and hole filling.
 
 Arrays are float32 H x W x C; flows and displacements are H x W x 2 (dx, dy) in pixels.
 """
+
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -9,13 +11,21 @@ import numpy as np
 # cv2.remap handles at most four channels per call.
 _REMAP_CHANNELS = 4
 # Splat mass below which a position counts as (partly) a hole: a quarter of one full pixel's footprint.
-_HOLE_MASS = 0.25
+HOLE_MASS = 0.25
 
 
 def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates (x, y) of an H x W grid as float32."""
-    h, w = shape[:2]
-    return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    """Pixel-centre coordinates (x, y) of an H x W grid as float32, read-only."""
+    return _cached_grid(shape[0], shape[1])
+
+
+@lru_cache(maxsize=4)
+def _cached_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid itself, built once per size: a frame needs it some twenty times, at 1.6 ms each for 960x540."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
 
 
 def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.ndarray:
@@ -35,22 +45,27 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
-def splat(values: np.ndarray, displacement: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward-splat `values` (H x W x C) from x to x + displacement(x), bilinear, scaled by `weight` (H x W).
+def _corners(
+    displacement: np.ndarray, weight: np.ndarray, where: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Where each vector lands: flat corner indices into a grid padded by one pixel, and bilinear weights.
 
-    Returns the weighted sum (H x W x C, float64) and the mass (H x W) landed on each pixel; vectors
-    landing outside the frame are dropped.
+    Returns (index, corner weight, padded width, padded size), four entries per vector (selected by
+    `where` when given), corner by corner.
     """
-    h, w = values.shape[:2]
-    gx, gy = _grid(values.shape)
+    h, w = displacement.shape[:2]
+    gx, gy = _grid(displacement.shape)
     x = gx + displacement[..., 0]
     y = gy + displacement[..., 1]
+    weight = np.broadcast_to(weight, (h, w))
+    if where is not None:
+        x, y, weight = x[where], y[where], weight[where]
     x0 = np.floor(x)
     y0 = np.floor(y)
     fx = x - x0
     fy = y - y0
-    # Splat into a grid padded by one pixel all round, so every corner of a kept vector has an index;
-    # vectors with no corner inside the frame get zero weight, the padding is cropped after.
+    # Every corner of a kept vector has an index in the padded grid; vectors with no corner inside the
+    # frame get zero weight, the padding is cropped after.
     keep = (x0 >= -1) & (x0 < w) & (y0 >= -1) & (y0 < h)
     wt = np.where(keep, weight, 0.0).astype(np.float32)
     pw = w + 2
@@ -64,9 +79,22 @@ def splat(values: np.ndarray, displacement: np.ndarray, weight: np.ndarray) -> t
             (fx * fy * wt).ravel(),
         ]
     )
-    size = (h + 2) * pw
+    return index, corner, pw, (h + 2) * pw
+
+
+def splat(
+    values: np.ndarray, displacement: np.ndarray, weight: np.ndarray, *, where: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-splat `values` (H x W x C) from x to x + displacement(x), bilinear, scaled by `weight` (H x W).
+
+    Returns the weighted sum (H x W x C, float64) and the mass (H x W) landed on each pixel; vectors
+    landing outside the frame are dropped. `where` (bool H x W) splats only those pixels, at a cost
+    proportional to their number.
+    """
+    h, w = values.shape[:2]
+    index, corner, pw, size = _corners(displacement, weight, where)
     mass = np.bincount(index, corner, minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
-    flat = values.reshape(h * w, -1)
+    flat = values.reshape(h * w, -1) if where is None else values[where].reshape(-1, values.shape[2])
     total = np.stack(
         [
             np.bincount(index, corner * np.tile(flat[:, c], 4), minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
@@ -77,6 +105,17 @@ def splat(values: np.ndarray, displacement: np.ndarray, weight: np.ndarray) -> t
     return total, mass
 
 
+def reach(displacement: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The mass (H x W, float64) that pixels moved by `displacement` and scaled by `weight` land on each pixel.
+
+    About 1 where a flow covers the frame evenly, near 0 where nothing lands: the other frame has no
+    counterpart there.
+    """
+    h, w = displacement.shape[:2]
+    index, corner, pw, size = _corners(displacement, weight, None)
+    return np.bincount(index, corner, minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
+
+
 def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
     """Normalise a splat (sum H x W x C, mass H x W) to float32 values, filling holes from coarser levels.
 
@@ -85,7 +124,7 @@ def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
     """
     h, w = mass.shape
     value = total / np.maximum(mass, 1e-12)[..., None]
-    if mass.min() >= _HOLE_MASS:
+    if mass.min() >= HOLE_MASS:
         return value.astype(np.float32)
     if h <= 2 or w <= 2:
         mean = total.reshape(-1, total.shape[2]).sum(0) / max(mass.sum(), 1e-12)
@@ -98,5 +137,5 @@ def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
     small_total = cv2.resize(value * capped[..., None], size, interpolation=cv2.INTER_AREA)
     small = fill_holes(small_total.reshape(size[1], size[0], -1), small_mass)
     up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-    alpha = np.clip(mass / _HOLE_MASS, 0.0, 1.0)[..., None]
+    alpha = np.clip(mass / HOLE_MASS, 0.0, 1.0)[..., None]
     return (alpha * value + (1.0 - alpha) * up).astype(np.float32)
