@@ -244,3 +244,12 @@ def test_real_pair_beats_plain_dis(shared_data: Path) -> None:
     gt = _read(root / "gt" / "Urban3" / "frame10i11.png")
     ours = interpolate_frame(estimate_flow(a, b, threads=2), a, b, 0.5)
     assert _psnr8(ours, gt) > _psnr8(_plain_dis(a, b), gt) + 0.3
+
+
+def test_every_half_value_of_identical_frames_comes_back_bit_exact() -> None:
+    # All 63488 finite halves, -0.0 and denormals included (a blend would turn -0.0 into +0.0).
+    halves = np.arange(65536, dtype=np.uint16).view(np.float16)
+    finite = halves[np.isfinite(halves)].astype(np.float32)
+    frame = np.resize(finite, 128 * 496).reshape(128, 496, 1).repeat(3, axis=2)
+    out = _interpolate(frame, frame.copy(), 0.5)
+    np.testing.assert_array_equal(out.astype(np.float16).view(np.uint16), frame.astype(np.float16).view(np.uint16))

@@ -326,4 +326,6 @@ def interpolate_frame(
         nearest_a = remap(a3[..., flags], to_a, nearest=True)
         nearest_b = remap(b3[..., flags], to_b, nearest=True)
         out[..., flags] = np.where(from_b, nearest_b, nearest_a)
+    # Static pixels are A's own samples, bit for bit: the blend would turn a -0.0 into +0.0.
+    out[static] = a3[static]
     return out.reshape(a.shape)
