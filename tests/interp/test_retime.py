@@ -220,3 +220,26 @@ def test_fps_without_source_rate_asks_for_it(tmp_path: Path) -> None:
     plate = _write_plate(tmp_path / "in", range(1, 3))
     with pytest.raises(InputError, match="framesPerSecond"):
         run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "o.####.exr"), fps=(None, 60)))
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "TestImages/AllHalfValues.exr",  # every half value, -0.0, NaN and Inf
+        "MultiView/Adjuster.exr",  # default view of a multiview file
+        "DisplayWindow/t08.exr",  # data window offset inside a larger display window
+        "LuminanceChroma/Flowers.exr",  # luminance/chroma, read as RGB
+        "TestImages/WideFloatRange.exr",  # 32-bit float Y far outside the half range
+    ],
+)
+def test_real_sample_between_itself_comes_back_unchanged(shared_data: Path, tmp_path: Path, sample: str) -> None:
+    source = shared_data / "exr" / sample
+    run_interpolate(InterpolateSpec(inputs=[str(source), str(source)], output=str(tmp_path / "mid.exr")))
+    before, after = read_exr(source), read_exr(tmp_path / "mid.exr")
+    assert after.data_window == before.data_window and after.display_window == before.display_window
+    assert set(after.channels) == set(before.channels)
+    for name, values in before.channels.items():
+        finite = np.isfinite(values)
+        with np.errstate(over="ignore"):
+            expected = _to_half_bits(values[finite])
+        np.testing.assert_array_equal(_to_half_bits(after.channels[name][finite]), expected)
