@@ -139,8 +139,12 @@ def interpolate(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "interpolate"
-        _fail(f"{where}: {first['msg'].removeprefix('Value error, ')}")
+        # Name the option as the user typed it; a whole-spec rule (empty loc) already names its options.
+        field_name = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if field_name:
+            message = f"--{field_name.replace('_', '-')}: {message[0].lower()}{message[1:]}, got {first['input']!r}"
+        _fail(message)
         return
     try:
         with _LazyProgress() as progress:
