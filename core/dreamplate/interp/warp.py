@@ -14,18 +14,16 @@ _REMAP_CHANNELS = 4
 HOLE_MASS = 0.25
 
 
-def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates (x, y) of an H x W grid as float32, read-only."""
-    return _cached_grid(shape[0], shape[1])
-
-
 @lru_cache(maxsize=4)
-def _cached_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """The grid itself, built once per size: a frame needs it some twenty times, at 1.6 ms each for 960x540."""
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    gx.setflags(write=False)
-    gy.setflags(write=False)
-    return gx, gy
+def _grid(h: int, w: int) -> np.ndarray:
+    """Pixel-centre coordinates (x, y) of an H x W grid, float32 H x W x 2, read-only.
+
+    Built once per size (a frame needs it some twenty times); interleaved so that adding a displacement is one
+    pass and the sum is a map cv2.remap takes as is.
+    """
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    grid.setflags(write=False)
+    return grid
 
 
 def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.ndarray:
@@ -33,33 +31,30 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
 
     An integer displacement gives bilinear weights of exactly 1 and 0, so values come back bit-exact.
     """
-    gx, gy = _grid(img.shape)
-    map_x = gx + displacement[..., 0]
-    map_y = gy + displacement[..., 1]
+    maps = cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
     chunks = []
     for start in range(0, img.shape[2], _REMAP_CHANNELS):
         part = np.ascontiguousarray(img[..., start : start + _REMAP_CHANNELS])
-        warped = cv2.remap(part, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(part, maps, None, interp, borderMode=cv2.BORDER_REPLICATE)
         chunks.append(warped.reshape(part.shape))
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
 def _corners(
     displacement: np.ndarray, weight: np.ndarray, where: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Where each vector lands: flat corner indices into a grid padded by one pixel, and bilinear weights.
+) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], int]:
+    """Where each vector lands: the flat index of its top-left corner in a grid padded by one pixel, and weights.
 
-    Returns (index, corner weight, padded width, padded size), four entries per vector (selected by
-    `where` when given), corner by corner.
+    Returns (index (int64 N), per corner (index offset, bilinear weight (float64 N, what np.bincount works
+    in)), padded width) for the N vectors (selected by `where` when given).
     """
     h, w = displacement.shape[:2]
-    gx, gy = _grid(displacement.shape)
-    x = gx + displacement[..., 0]
-    y = gy + displacement[..., 1]
+    landing = cv2.add(_grid(h, w), displacement, dtype=cv2.CV_32F)
     weight = np.broadcast_to(weight, (h, w))
     if where is not None:
-        x, y, weight = x[where], y[where], weight[where]
+        landing, weight = landing[where], weight[where]
+    x, y = landing[..., 0].ravel(), landing[..., 1].ravel()
     x0 = np.floor(x)
     y0 = np.floor(y)
     fx = x - x0
@@ -67,19 +62,35 @@ def _corners(
     # Every corner of a kept vector has an index in the padded grid; vectors with no corner inside the
     # frame get zero weight, the padding is cropped after.
     keep = (x0 >= -1) & (x0 < w) & (y0 >= -1) & (y0 < h)
-    wt = np.where(keep, weight, 0.0).astype(np.float32)
+    right = np.where(keep, weight.ravel(), np.float32(0.0)) * fx
+    left = np.where(keep, weight.ravel(), np.float32(0.0)) - right
     pw = w + 2
-    base = ((np.clip(y0, -1, h - 1) + 1) * pw + np.clip(x0, -1, w - 1) + 1).astype(np.int64).ravel()
-    index = np.concatenate([base, base + 1, base + pw, base + pw + 1])
-    corner = np.concatenate(
-        [
-            ((1 - fx) * (1 - fy) * wt).ravel(),
-            (fx * (1 - fy) * wt).ravel(),
-            ((1 - fx) * fy * wt).ravel(),
-            (fx * fy * wt).ravel(),
-        ]
-    )
-    return index, corner, pw, (h + 2) * pw
+    # Integer arithmetic: a float32 index would lose pixels past 2^24 (an 8K frame).
+    index = (np.clip(y0, -1, h - 1).astype(np.int64) + 1) * pw + np.clip(x0, -1, w - 1).astype(np.int64) + 1
+    corners = [
+        (0, (left * (1.0 - fy)).astype(np.float64)),
+        (1, (right * (1.0 - fy)).astype(np.float64)),
+        (pw, (left * fy).astype(np.float64)),
+        (pw + 1, (right * fy).astype(np.float64)),
+    ]
+    return index, corners, pw
+
+
+def _accumulate(
+    index: np.ndarray, corners: list[tuple[int, np.ndarray]], values: np.ndarray, h: int, pw: int
+) -> np.ndarray:
+    """Sum corner weights, then each column of `values` (N x C) times them, onto the frame (float32 (1 + C) x H x W).
+
+    All four corners share one index array, each landing shifted by its offset: four N-long scatters instead of
+    one over a 4N-long index keep the temporaries a quarter the size, and allocating those dominated the cost.
+    """
+    size = (h + 2) * pw
+    planes = np.zeros((1 + values.shape[1], size))
+    for offset, corner in corners:
+        planes[0, offset:] += np.bincount(index, corner, minlength=size)[: size - offset]
+        for c in range(values.shape[1]):
+            planes[1 + c, offset:] += np.bincount(index, corner * values[:, c], minlength=size)[: size - offset]
+    return planes.reshape(-1, h + 2, pw)[:, 1:-1, 1:-1].astype(np.float32)
 
 
 def splat(
@@ -87,33 +98,26 @@ def splat(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forward-splat `values` (H x W x C) from x to x + displacement(x), bilinear, scaled by `weight` (H x W).
 
-    Returns the weighted sum (H x W x C, float64) and the mass (H x W) landed on each pixel; vectors
+    Returns the weighted sum (float32 H x W x C) and the mass (float32 H x W) landed on each pixel; vectors
     landing outside the frame are dropped. `where` (bool H x W) splats only those pixels, at a cost
     proportional to their number.
     """
     h, w = values.shape[:2]
-    index, corner, pw, size = _corners(displacement, weight, where)
-    mass = np.bincount(index, corner, minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
+    index, corners, pw = _corners(displacement, weight, where)
     flat = values.reshape(h * w, -1) if where is None else values[where].reshape(-1, values.shape[2])
-    total = np.stack(
-        [
-            np.bincount(index, corner * np.tile(flat[:, c], 4), minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
-            for c in range(flat.shape[1])
-        ],
-        axis=2,
-    )
-    return total, mass
+    planes = _accumulate(index, corners, flat, h, pw)
+    return np.dstack(planes[1:]), planes[0]
 
 
 def reach(displacement: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """The mass (H x W, float64) that pixels moved by `displacement` and scaled by `weight` land on each pixel.
+    """The mass (float32 H x W) that pixels moved by `displacement` and scaled by `weight` land on each pixel.
 
     About 1 where a flow covers the frame evenly, near 0 where nothing lands: the other frame has no
     counterpart there.
     """
-    h, w = displacement.shape[:2]
-    index, corner, pw, size = _corners(displacement, weight, None)
-    return np.bincount(index, corner, minlength=size).reshape(h + 2, pw)[1:-1, 1:-1]
+    h = displacement.shape[0]
+    index, corners, pw = _corners(displacement, weight, None)
+    return _accumulate(index, corners, np.empty((index.size, 0), np.float32), h, pw)[0]
 
 
 def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
@@ -123,9 +127,9 @@ def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
     the motion of their surroundings rather than zero.
     """
     h, w = mass.shape
-    value = total / np.maximum(mass, 1e-12)[..., None]
+    value = (total / np.maximum(mass, 1e-12)[..., None]).astype(np.float32, copy=False)
     if mass.min() >= HOLE_MASS:
-        return value.astype(np.float32)
+        return value
     if h <= 2 or w <= 2:
         mean = total.reshape(-1, total.shape[2]).sum(0) / max(mass.sum(), 1e-12)
         return np.broadcast_to(mean, total.shape).astype(np.float32)
@@ -138,4 +142,4 @@ def fill_holes(total: np.ndarray, mass: np.ndarray) -> np.ndarray:
     small = fill_holes(small_total.reshape(size[1], size[0], -1), small_mass)
     up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
     alpha = np.clip(mass / HOLE_MASS, 0.0, 1.0)[..., None]
-    return (alpha * value + (1.0 - alpha) * up).astype(np.float32)
+    return (alpha * value + (1.0 - alpha) * up).astype(np.float32, copy=False)
