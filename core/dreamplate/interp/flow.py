@@ -41,7 +41,7 @@ class PairFlow:
 
 
 @contextmanager
-def _cv_threads(threads: int | None) -> Iterator[None]:
+def opencv_threads(threads: int | None) -> Iterator[None]:
     """Run a block with OpenCV limited to `threads`, restoring the previous setting after."""
     if threads is None:
         yield
@@ -120,7 +120,7 @@ def _both_ways(gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.n
     threads = cv2.getNumThreads()
     if threads < 2:
         return _one_way(gray_a, gray_b), _one_way(gray_b, gray_a)
-    with _cv_threads(threads // 2), ThreadPoolExecutor(2) as pool:
+    with opencv_threads(threads // 2), ThreadPoolExecutor(2) as pool:
         forward = pool.submit(_one_way, gray_a, gray_b)
         backward = pool.submit(_one_way, gray_b, gray_a)
         return forward.result(), backward.result()
@@ -220,7 +220,7 @@ def estimate_flow(motion_a: np.ndarray, motion_b: np.ndarray, *, threads: int | 
         raise ValueError(f"motion signals differ in shape: {motion_a.shape} vs {motion_b.shape}")
     signal_a, signal_b = _signal(motion_a), _signal(motion_b)
     gray_a, gray_b = _gray8(signal_a), _gray8(signal_b)
-    with _cv_threads(threads):
+    with opencv_threads(threads):
         forward, backward = _both_ways(gray_a, gray_b)
         inconsistent_a = _inconsistent(forward, backward)
         inconsistent_b = _inconsistent(backward, forward)

@@ -117,55 +117,73 @@ def run_interpolate(
         log.info("input colour space: %s (%s)", space.name, space.reason)
     model = log_model_space()
 
-    from dreamplate.interp.flow import estimate_flow, interpolate_frame
+    from dreamplate.interp.flow import opencv_threads
 
     result = InterpolateResult(output=plan.output_label)
-    cache: OrderedDict[int, _Plate] = OrderedDict()
-    flow_key: tuple[int, int] | None = None
-    flow = None
+    renderer = _Renderer(spec, plan, model, cfg, space)
     total = len(plan.samples)
     # 4. Stream the output frames in order; a pair's flow is estimated once and reused for all its in-betweens.
-    for done, sample in enumerate(plan.samples, start=1):
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
-        out_path = plan.outputs[sample.frame]
-        sources = [plan.sources[sample.frame_a]]
-        if sample.t != 0.0:
-            sources.append(plan.sources[sample.frame_b])
-        provenance = Provenance(
-            operation="interpolate",
-            method=spec.method,
-            parameters=_parameters(spec, sample),
-            sources=[str(p) for p in sources],
-            source_frames=[float(sample.source)],
-            colorspace=None if space is None else space.name,
-        )
-        if not force and _finished(out_path, provenance, plan.raster):
-            result.skipped.append(out_path)
-            _report(progress, done, total, f"skipped {out_path.name} (already written)")
-            continue
-
-        plate_a = _load(cache, spec, sample.frame_a, plan.sources[sample.frame_a])
-        if sample.t == 0.0:
-            _write_passthrough(plate_a, out_path, spec, provenance, cfg, space)
-        else:
-            plate_b = _load(cache, spec, sample.frame_b, plan.sources[sample.frame_b])
-            box = _union(plate_a.box, plate_b.box)
-            a = _on_canvas(plate_a, box)
-            b = _on_canvas(plate_b, box)
-            if flow_key != (sample.frame_a, sample.frame_b):
-                flow = estimate_flow(
-                    _motion_signal(a, plate_a, model, plan.raster),
-                    _motion_signal(b, plate_b, model, plan.raster),
-                    threads=spec.threads,
-                )
-                flow_key = (sample.frame_a, sample.frame_b)
-            nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
-            pixels = interpolate_frame(flow, a, b, sample.t, nearest=nearest)
-            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, cfg, space)
-        result.written.append(out_path)
-        _report(progress, done, total, f"wrote {out_path.name}")
+    with opencv_threads(spec.threads):
+        for done, sample in enumerate(plan.samples, start=1):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
+            out_path = plan.outputs[sample.frame]
+            provenance = _provenance(spec, plan, sample, space)
+            if not force and _finished(out_path, provenance, plan.raster):
+                result.skipped.append(out_path)
+                _report(progress, done, total, f"skipped {out_path.name} (already written)")
+                continue
+            renderer.render(sample, out_path, provenance)
+            result.written.append(out_path)
+            _report(progress, done, total, f"wrote {out_path.name}")
     return result
+
+
+def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space) -> Provenance:
+    """What this output frame is made of: compared on a re-run to decide whether it is finished."""
+    sources = [plan.sources[sample.frame_a]]
+    if sample.t != 0.0:
+        sources.append(plan.sources[sample.frame_b])
+    return Provenance(
+        operation="interpolate",
+        method=spec.method,
+        parameters=_parameters(spec, sample),
+        sources=[str(p) for p in sources],
+        source_frames=[float(sample.source)],
+        colorspace=None if space is None else space.name,
+    )
+
+
+class _Renderer:
+    """Makes output frames from source pairs, holding the few decoded frames and the one flow field in use."""
+
+    def __init__(self, spec: InterpolateSpec, plan: _Plan, model, cfg, space) -> None:
+        self.spec, self.plan, self.model, self.cfg, self.space = spec, plan, model, cfg, space
+        self.cache: OrderedDict[int, _Plate] = OrderedDict()
+        self.flow_key: tuple[int, int] | None = None
+        self.flow = None
+
+    def render(self, sample: OutputSample, out_path: Path, provenance: Provenance) -> None:
+        from dreamplate.interp.flow import estimate_flow, interpolate_frame
+
+        spec, plan = self.spec, self.plan
+        plate_a = _load(self.cache, spec, sample.frame_a, plan.sources[sample.frame_a])
+        if sample.t == 0.0:
+            _write_passthrough(plate_a, out_path, spec, provenance, self.cfg, self.space)
+            return
+        plate_b = _load(self.cache, spec, sample.frame_b, plan.sources[sample.frame_b])
+        box = _union(plate_a.box, plate_b.box)
+        a = _on_canvas(plate_a, box)
+        b = _on_canvas(plate_b, box)
+        if self.flow_key != (sample.frame_a, sample.frame_b):
+            self.flow = estimate_flow(
+                _motion_signal(a, plate_a, self.model, plan.raster),
+                _motion_signal(b, plate_b, self.model, plan.raster),
+            )
+            self.flow_key = (sample.frame_a, sample.frame_b)
+        nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
+        pixels = interpolate_frame(self.flow, a, b, sample.t, nearest=nearest)
+        _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
 
 
 # --- 1. planning ---------------------------------------------------------------------------------------------------
