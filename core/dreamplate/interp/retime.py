@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dreamplate.color.model_space import log_model_space
+from dreamplate.color.ocio import COLOR_ATTRIBUTES, load_config, output_attributes, resolve_input_space
 from dreamplate.errors import Cancelled, InputError
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
@@ -66,7 +68,6 @@ class _Plate:
     box: Box
     exr: ExrImage | None = None
     bit_depth: int = 0
-    repaired: int = 0
 
 
 @dataclass
@@ -103,20 +104,16 @@ def run_interpolate(
     plan = _plan(spec)
     # 2. Every source header must agree before anything is computed.
     infos = _check_sources(spec, plan)
-    # 3. Outputs: never an input, folder writable.
-    _check_outputs(plan)
-
     # Colour is resolved once per run from the first source frame (or --colorspace), so every frame is tagged alike.
-    from dreamplate.color.model_space import log_model_space
-    from dreamplate.color.ocio import load_config, resolve_input_space
-
     cfg = load_config(spec.ocio)
-    first_attributes = infos[0].attributes if infos else {}
-    space = None if plan.raster else resolve_input_space(cfg, first_attributes, spec.colorspace)
+    space = None if plan.raster else resolve_input_space(cfg, infos[0].attributes, spec.colorspace)
     if space is not None:
         log.info("input colour space: %s (%s)", space.name, space.reason)
     model = log_model_space()
+    # 3. Outputs: never an input, folder writable.
+    _check_outputs(plan)
 
+    # The method's module is imported here: other methods (issue 5) bring heavier runtimes.
     from dreamplate.interp.flow import opencv_threads
 
     result = InterpolateResult(output=plan.output_label)
@@ -373,12 +370,11 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
     finite = np.isfinite(plate.pixels)
     if not finite.all():
         # Non-finite samples would smear across every pixel the warp touches: treat them as 0 for in-betweens.
-        plate.repaired = int((~finite).any(axis=-1).sum())
         plate.pixels = np.where(finite, plate.pixels, np.float32(0.0))
         log.warning(
             "%s: %d pixels hold NaN/Inf; in-betweens treat them as 0 (the frame itself passes through untouched)",
             path,
-            plate.repaired,
+            int((~finite).any(axis=-1).sum()),
         )
     cache[frame] = plate
     while len(cache) > _FRAME_CACHE_SIZE:
@@ -483,8 +479,6 @@ def _output_attributes(
     An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated; after a
     frame-rate change (`fps`) no source timecode holds, and framesPerSecond becomes the new rate.
     """
-    from dreamplate.color.ocio import COLOR_ATTRIBUTES, output_attributes
-
     attributes = carried_attributes(source)
     if not keep_timecode:
         attributes.pop("timeCode", None)
