@@ -14,3 +14,48 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "exr").is_dir():
         pytest.fail(f"shared sample data not found at {SHARED_DATA}: lay ../shared beside the repo")
     return SHARED_DATA
+
+
+# --- the EXR sample corpus -------------------------------------------------------------------------------------------
+# Parametrisation needs the file lists at collection time, before fixtures exist; tests still take `exr_root`,
+# which goes through `shared_data`, so a missing folder fails them rather than collecting nothing.
+EXR_ROOT = SHARED_DATA / "exr"
+# Files outside Damaged/ that are broken all the same.
+BROKEN_VARIANTS = ("compression-variants/invalid.exr", "compression-variants/tiled.exr")
+
+
+def damaged_exr_names() -> list[str]:
+    """Every damaged sample, relative to `exr/`: the fuzzed corpus and the broken variants."""
+    damaged = EXR_ROOT / "Damaged"
+    names = sorted(f"Damaged/{p.name}" for p in damaged.iterdir() if p.suffix != ".rst") if damaged.is_dir() else []
+    return names + list(BROKEN_VARIANTS)
+
+
+def good_exr_names() -> list[str]:
+    """Every readable sample, relative to `exr/`."""
+    if not EXR_ROOT.is_dir():
+        return []
+    return sorted(
+        str(p.relative_to(EXR_ROOT))
+        for p in EXR_ROOT.rglob("*.exr")
+        if "Damaged" not in p.parts and str(p.relative_to(EXR_ROOT)) not in BROKEN_VARIANTS
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test taking `damaged_exr` or `good_exr` runs once per sample of that kind."""
+    if "damaged_exr" in metafunc.fixturenames:
+        metafunc.parametrize("damaged_exr", damaged_exr_names())
+    if "good_exr" in metafunc.fixturenames:
+        metafunc.parametrize("good_exr", good_exr_names())
+
+
+@pytest.fixture(scope="session")
+def exr_root(shared_data: Path) -> Path:
+    return shared_data / "exr"
+
+
+@pytest.fixture(scope="session")
+def exr_corpus(exr_root: Path) -> tuple[list[str], list[str]]:
+    """(damaged, good) sample names, for tests about the corpus itself."""
+    return damaged_exr_names(), good_exr_names()

@@ -94,7 +94,7 @@ def test_write_is_atomic_and_cleans_up_on_failure(tmp_path: Path, monkeypatch: p
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InputError, match=r"out\.png: cannot write: No space left"):
         write_raster(target, np.ones((2, 2, 3), np.float32), 8)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]

@@ -16,7 +16,6 @@ import struct
 import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 import OpenEXR
 
 from dreamplate.errors import InputError
+from dreamplate.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,6 @@ def write_exr(path: Path, image: ExrImage, *, pixel_type: str = "half", compress
         raise ValueError(f"pixel_type must be 'half' or 'float', got {pixel_type!r}")
     if compression not in _COMPRESSION_BY_NAME:
         raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(f"{path}: output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{path}: output folder {folder} is not writable")
-
     xmin, ymin, xmax, ymax = image.data_window
     dxmin, dymin, dxmax, dymax = image.display_window
     header: dict[str, Any] = {key: value for key, value in image.attributes.items() if _writable_attribute(key, value)}
@@ -253,18 +247,11 @@ def write_exr(path: Path, image: ExrImage, *, pixel_type: str = "half", compress
     )
     channels = _channels_for_writing(path, image, pixel_type)
 
-    # A random name beside the target keeps the rename atomic and lets the binding create the file with
-    # the usual permissions (mkstemp would leave it 0600).
-    tmp_path = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        OpenEXR.File(header, channels).write(os.fspath(tmp_path))
-        os.replace(tmp_path, path)
-    except (RuntimeError, ValueError, TypeError, OSError) as exc:
-        tmp_path.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write: {_first_line(str(exc))}") from exc
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp_path:
+        try:
+            OpenEXR.File(header, channels).write(os.fspath(tmp_path))
+        except (RuntimeError, ValueError, TypeError, OSError) as exc:
+            raise InputError(f"{path}: cannot write: {_first_line(str(exc))}") from exc
 
 
 # --- reading helpers -----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from dreamplate.errors import InputError
+from dreamplate.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,6 @@ def write_raster(path: Path, pixels: np.ndarray, bit_depth: int) -> None:
         pixels = pixels[:, :, 0]
     if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
         raise ValueError(f"{path}: pixels must be H x W or H x W x 1/3/4, got shape {pixels.shape}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(f"{path}: output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{path}: output folder {folder} is not writable")
 
     top = _MAX_BY_DEPTH[bit_depth]
     scaled = np.rint(np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0) * top)
@@ -92,20 +87,14 @@ def write_raster(path: Path, pixels: np.ndarray, bit_depth: int) -> None:
     if encoded.ndim == 3:
         encoded = cv2.cvtColor(encoded, cv2.COLOR_RGB2BGR if encoded.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
 
-    # OpenCV picks the codec from the suffix, so the temp name keeps it.
-    tmp_path = folder / f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}"
-    try:
-        with _quiet_opencv():
-            written = cv2.imwrite(os.fspath(tmp_path), encoded)
+    with atomic_path(path) as tmp_path:
+        try:
+            with _quiet_opencv():
+                written = cv2.imwrite(os.fspath(tmp_path), encoded)
+        except cv2.error as exc:
+            raise InputError(f"{path}: cannot write: {str(exc).strip().splitlines()[-1]}") from exc
         if not written:
             raise InputError(f"{path}: OpenCV could not write the image")
-        os.replace(tmp_path, path)
-    except cv2.error as exc:
-        tmp_path.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write: {str(exc).strip().splitlines()[-1]}") from exc
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def _to_rgb(decoded: np.ndarray) -> np.ndarray:
