@@ -243,3 +243,17 @@ def test_real_sample_between_itself_comes_back_unchanged(shared_data: Path, tmp_
         with np.errstate(over="ignore"):
             expected = _to_half_bits(values[finite])
         np.testing.assert_array_equal(_to_half_bits(after.channels[name][finite]), expected)
+
+
+def test_png_time_zero_passes_the_first_frame_through_exactly(tmp_path: Path) -> None:
+    from dreamplate.io.raster import read_raster, write_raster
+
+    rng = np.random.default_rng(5)
+    write_raster(tmp_path / "a.png", rng.random((32, 40, 3)).astype(np.float32), 16)
+    write_raster(tmp_path / "b.png", rng.random((32, 40, 3)).astype(np.float32), 16)
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], output=str(tmp_path / "m.####.png"), times=[0.0, 1.0]
+    )
+    run_interpolate(spec)
+    for out, src in (("m.0001.png", "a.png"), ("m.0002.png", "b.png")):
+        np.testing.assert_array_equal(read_raster(tmp_path / out).pixels, read_raster(tmp_path / src).pixels)

@@ -424,7 +424,7 @@ def _write_passthrough(
 ) -> None:
     """A source frame at its new number: pixels exactly as read (NaN/Inf included), new provenance."""
     if plate.exr is None:
-        write_raster(out_path, read_raster(plate.path).pixels, plate.bit_depth)
+        write_raster(out_path, plate.pixels, plate.bit_depth)  # integer codes: nothing was repaired
         return
     image = plate.exr
     attributes = _output_attributes(
