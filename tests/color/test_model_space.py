@@ -7,7 +7,6 @@ import pytest
 from dreamplate.color.model_space import (
     HALF_MAX,
     ModelSpace,
-    linear_model_space,
     log_model_space,
 )
 
@@ -126,12 +125,5 @@ def test_bad_curve_parameters_are_refused(peak, toe_break):
         log_model_space(peak=peak, toe_break=toe_break)
 
 
-def test_linear_model_space_is_an_exact_copy():
-    frame = np.array([[[-2.0, 0.0, 65504.0]]], np.float32)
-    model = linear_model_space()
-    encoded = model.encode(frame)
-    encoded[0, 0, 0] = 5.0
-    assert frame[0, 0, 0] == -2.0
-    np.testing.assert_array_equal(model.decode(model.encode(frame)), frame)
-    assert isinstance(model, ModelSpace) and model.name == "scene_linear"
+def test_log_model_space_satisfies_the_protocol():
     assert isinstance(log_model_space(), ModelSpace)

@@ -257,3 +257,21 @@ def test_png_time_zero_passes_the_first_frame_through_exactly(tmp_path: Path) ->
     run_interpolate(spec)
     for out, src in (("m.0001.png", "a.png"), ("m.0002.png", "b.png")):
         np.testing.assert_array_equal(read_raster(tmp_path / out).pixels, read_raster(tmp_path / src).pixels)
+
+
+def test_png_keyframes_give_scene_linear_exr_when_asked(tmp_path: Path) -> None:
+    from dreamplate.io.raster import write_raster
+
+    grey = np.full((24, 32, 3), 0.5, np.float32)
+    grey[:, :4] = 1.0
+    write_raster(tmp_path / "a.png", grey, 16)
+    write_raster(tmp_path / "b.png", grey, 16)
+    spec = InterpolateSpec(inputs=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], output=str(tmp_path / "m.exr"))
+    run_interpolate(spec)
+    mid = read_exr(tmp_path / "m.exr")
+    rgb = np.stack([mid.channels[c] for c in "RGB"], axis=-1)
+    # sRGB code 0.5 is linear 0.214; display white is linear 1.0; neutral stays neutral in ACEScg.
+    np.testing.assert_allclose(rgb[:, 10:], 0.2140, atol=2e-3)
+    np.testing.assert_allclose(rgb[:, :4], 1.0, atol=2e-3)
+    assert mid.attributes["colorInteropID"] == "lin_ap1_scene"
+    assert Provenance.from_attributes(mid.attributes).colorspace == "ACEScg"

@@ -36,21 +36,6 @@ class ModelSpace(Protocol):
 
 
 @dataclass(frozen=True)
-class LinearModelSpace:
-    """The identity, for ops that work on scene-linear values themselves (frame blends, retimes)."""
-
-    @property
-    def name(self) -> str:
-        return "scene_linear"
-
-    def encode(self, linear: np.ndarray) -> np.ndarray:
-        return np.array(linear, dtype=np.float32, copy=True)
-
-    def decode(self, encoded: np.ndarray) -> np.ndarray:
-        return np.array(encoded, dtype=np.float32, copy=True)
-
-
-@dataclass(frozen=True)
 class LogModelSpace:
     """ACEScct-style log curve with a linear toe through zero, scaled so that `peak` encodes to 1.0.
 
@@ -138,8 +123,3 @@ class LogModelSpace:
 def log_model_space(peak: float = HALF_MAX, toe_break: float = 2.0**-7) -> LogModelSpace:
     """The log encoding used by flow estimators and networks; `peak` is the linear value sent to 1.0."""
     return LogModelSpace(peak=peak, toe_break=toe_break)
-
-
-def linear_model_space() -> LinearModelSpace:
-    """The identity model space, for ops that blend scene-linear values directly."""
-    return LinearModelSpace()

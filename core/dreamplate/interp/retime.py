@@ -21,7 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from dreamplate.color.model_space import log_model_space
-from dreamplate.color.ocio import COLOR_ATTRIBUTES, load_config, output_attributes, resolve_input_space
+from dreamplate.color.ocio import (
+    COLOR_ATTRIBUTES,
+    convert,
+    load_config,
+    output_attributes,
+    resolve_input_space,
+    space_name,
+    srgb_encoded_space,
+)
 from dreamplate.errors import Cancelled, InputError
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
@@ -76,7 +84,8 @@ class _Plan:
     sources: dict[int, Path]
     outputs: dict[int, Path]
     output_label: str
-    raster: bool
+    raster: bool  # the inputs are display-referred (PNG/TIFF/JPEG)
+    exr_out: bool  # the outputs are EXR: always for EXR inputs, and display-referred inputs may ask for it
 
 
 def is_nearest_channel(name: str, pixel_type: str = "half") -> bool:
@@ -106,9 +115,16 @@ def run_interpolate(
     infos = _check_sources(spec, plan)
     # Colour is resolved once per run from the first source frame (or --colorspace), so every frame is tagged alike.
     cfg = load_config(spec.ocio)
-    space = None if plan.raster else resolve_input_space(cfg, infos[0].attributes, spec.colorspace)
+    display = None
+    if plan.raster:
+        # Display-referred frames are interpolated on their code values; written as EXR, they are decoded from
+        # their display encoding (--colorspace, default sRGB) into the config's scene_linear space.
+        display = space_name(cfg, spec.colorspace or srgb_encoded_space(cfg), "--colorspace")
+        space = resolve_input_space(cfg, {}) if plan.exr_out else None
+    else:
+        space = resolve_input_space(cfg, infos[0].attributes, spec.colorspace)
     if space is not None:
-        log.info("input colour space: %s (%s)", space.name, space.reason)
+        log.info("colour space: %s (%s)", space.name, space.reason if display is None else f"from {display}")
     model = log_model_space()
     # 3. Outputs: never an input, folder writable.
     _check_outputs(plan)
@@ -117,7 +133,7 @@ def run_interpolate(
     from dreamplate.interp.flow import opencv_threads
 
     result = InterpolateResult(output=plan.output_label)
-    renderer = _Renderer(spec, plan, model, cfg, space)
+    renderer = _Renderer(spec, plan, model, cfg, space, display)
     total = len(plan.samples)
     # 4. Stream the output frames in order; a pair's flow is estimated once and reused for all its in-betweens.
     with opencv_threads(spec.threads):
@@ -126,7 +142,7 @@ def run_interpolate(
                 raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
             out_path = plan.outputs[sample.frame]
             provenance = _provenance(spec, plan, sample, space)
-            if not force and _finished(out_path, provenance, plan.raster):
+            if not force and _finished(out_path, provenance, plan.exr_out):
                 result.skipped.append(out_path)
                 _report(progress, done, total, f"skipped {out_path.name} (already written)")
                 continue
@@ -154,8 +170,8 @@ def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space)
 class _Renderer:
     """Makes output frames from source pairs, holding the few decoded frames and the one flow field in use."""
 
-    def __init__(self, spec: InterpolateSpec, plan: _Plan, model, cfg, space) -> None:
-        self.spec, self.plan, self.model, self.cfg, self.space = spec, plan, model, cfg, space
+    def __init__(self, spec: InterpolateSpec, plan: _Plan, model, cfg, space, display: str | None) -> None:
+        self.spec, self.plan, self.model, self.cfg, self.space, self.display = spec, plan, model, cfg, space, display
         self.cache: OrderedDict[int, _Plate] = OrderedDict()
         self.flow_key: tuple[int, int] | None = None
         self.flow = None
@@ -166,7 +182,10 @@ class _Renderer:
         spec, plan = self.spec, self.plan
         plate_a = _load(self.cache, spec, sample.frame_a, plan.sources[sample.frame_a])
         if sample.t == 0.0:
-            _write_passthrough(plate_a, out_path, spec, provenance, self.cfg, self.space)
+            if plan.raster and plan.exr_out:
+                self._write_linear(plate_a.pixels, plate_a, out_path, provenance)
+            else:
+                _write_passthrough(plate_a, out_path, spec, provenance, self.cfg, self.space)
             return
         plate_b = _load(self.cache, spec, sample.frame_b, plan.sources[sample.frame_b])
         box = _union(plate_a.box, plate_b.box)
@@ -180,7 +199,23 @@ class _Renderer:
             self.flow_key = (sample.frame_a, sample.frame_b)
         nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
         pixels = interpolate_frame(self.flow, a, b, sample.t, nearest=nearest)
-        _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
+        if plan.raster and plan.exr_out:
+            self._write_linear(pixels, plate_a, out_path, provenance)
+        else:
+            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
+
+    def _write_linear(self, pixels: np.ndarray, plate: _Plate, out_path: Path, provenance: Provenance) -> None:
+        """A display-referred frame decoded to scene-linear and written as EXR, tagged in the linear space."""
+        linear = convert(self.cfg, pixels, self.display, self.space.name)
+        window = (0, 0, linear.shape[1] - 1, linear.shape[0] - 1)
+        image = ExrImage(
+            channels={name: linear[..., i] for i, name in enumerate(plate.names)},
+            pixel_types=dict.fromkeys(plate.names, "half"),
+            data_window=window,
+            display_window=window,
+            attributes={**output_attributes(self.cfg, self.space.name, {}), **provenance.to_attributes()},
+        )
+        write_exr(out_path, image, pixel_type=self.spec.pixel_type, compression=self.spec.compression)
 
 
 # --- 1. planning ---------------------------------------------------------------------------------------------------
@@ -228,11 +263,11 @@ def _plan(spec: InterpolateSpec) -> _Plan:
         label = out_seq.pattern
         raster = seq.suffix.lower() in RASTER_SUFFIXES
     out_suffix = next(iter(outputs.values())).suffix.lower()
-    if raster and out_suffix not in RASTER_SUFFIXES:
-        raise InputError(f"{spec.output}: display-referred inputs give display-referred outputs; use a .png/.tif name")
+    if out_suffix not in (*RASTER_SUFFIXES, ".exr"):
+        raise InputError(f"{spec.output}: unknown output type {out_suffix!r}; use .exr (or .png/.tif for PNG inputs)")
     if not raster and out_suffix != ".exr":
         raise InputError(f"{spec.output}: scene-linear EXR inputs give EXR outputs; use an .exr name")
-    return _Plan(samples=samples, sources=sources, outputs=outputs, output_label=label, raster=raster)
+    return _Plan(samples, sources, outputs, label, raster=raster, exr_out=out_suffix == ".exr")
 
 
 def _source_fps(spec: InterpolateSpec, seq: FrameSequence) -> float:
@@ -330,11 +365,11 @@ def _check_outputs(plan: _Plan) -> None:
             raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from exc
 
 
-def _finished(out_path: Path, provenance: Provenance, raster: bool) -> bool:
+def _finished(out_path: Path, provenance: Provenance, exr_out: bool) -> bool:
     """True when `out_path` already holds this very frame (same sources and settings), so a re-run skips it."""
     if not out_path.is_file():
         return False
-    if raster:
+    if not exr_out:
         return True  # PNG/TIFF carry no provenance here: an existing, atomically written file is a finished one.
     try:
         existing = Provenance.from_attributes(read_info(out_path)[0].attributes)

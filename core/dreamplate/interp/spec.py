@@ -7,9 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-METHODS = ("flow",)
-PIXEL_TYPES = ("half", "float")
-
 
 class InterpolateSpec(BaseModel):
     """One interpolation job: two frames and in-between times, or a sequence and a retime rule.
