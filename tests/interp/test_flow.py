@@ -253,3 +253,14 @@ def test_every_half_value_of_identical_frames_comes_back_bit_exact() -> None:
     frame = np.resize(finite, 128 * 496).reshape(128, 496, 1).repeat(3, axis=2)
     out = _interpolate(frame, frame.copy(), 0.5)
     np.testing.assert_array_equal(out.astype(np.float16).view(np.uint16), frame.astype(np.float16).view(np.uint16))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 1), (11, 200)])
+def test_frames_smaller_than_the_estimator_needs_still_interpolate(shape: tuple[int, int]) -> None:
+    # DIS refuses frames under 12 px on both sides; thumbnails and test patches must still work.
+    rng = np.random.default_rng(11)
+    a = rng.random((*shape, 3)).astype(np.float32) * 4.0
+    b = np.roll(a, 1, axis=1)
+    out = _interpolate(a, b, 0.5)
+    assert out.shape == a.shape and np.isfinite(out).all()
+    np.testing.assert_array_equal(_interpolate(a, a.copy(), 0.5), a)

@@ -111,12 +111,23 @@ def _one_way(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
     return _dis().calc(gray_from, gray_to, _guide(gray_from, gray_to))
 
 
+# DIS refuses frames under 12 px on both sides, and the guide pass works at a quarter of the size: smaller
+# frames (thumbnails, test patches) are edge-padded up to this for estimation and the flow cropped back.
+MIN_ESTIMATION_SIZE = 4 * 12
+
+
 def _both_ways(gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward and backward DIS flow, the two directions run side by side on half the threads each.
 
     DIS's finest level parallelises poorly (two threads run one direction only 1.7x faster than one), so
     one thread per direction finishes both about 15% sooner within the same thread budget.
     """
+    h, w = gray_a.shape
+    pad_y, pad_x = max(MIN_ESTIMATION_SIZE - h, 0), max(MIN_ESTIMATION_SIZE - w, 0)
+    if pad_y or pad_x:
+        grow = [cv2.copyMakeBorder(g, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) for g in (gray_a, gray_b)]
+        forward, backward = _both_ways(*grow)
+        return forward[:h, :w].copy(), backward[:h, :w].copy()
     threads = cv2.getNumThreads()
     if threads < 2:
         return _one_way(gray_a, gray_b), _one_way(gray_b, gray_a)
