@@ -75,6 +75,8 @@ def _describe_part(path: Path, info: PartInfo, many: bool) -> list[str]:
 
 def describe(path: Path) -> str:
     """A multi-line report on one file; raises InputError (one line) when any part of it cannot be read."""
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() in RASTER_SUFFIXES:

@@ -183,14 +183,14 @@ def test_unknown_interop_id_falls_through_to_chromaticities(cfg):
         ("ScanLines/Carrots.exr", "ACES2065-1", "chromaticities match lin_ap0_scene"),
         ("Chromaticities/XYZ.exr", "CIE XYZ-D65 - Scene-referred", "chromaticities match lin_ciexyzd65_scene"),
         ("TestImages/WideColorGamut.exr", "Linear Rec.709 (sRGB)", "chromaticities match lin_rec709_scene"),
-        ("Chromaticities/Rec709.exr", "ACEScg", "no usable colour metadata: scene_linear role"),
+        ("Chromaticities/Rec709.exr", "ACEScg", "no colour metadata: scene_linear role"),
     ],
 )
 def test_real_files_resolve_by_their_header(cfg, shared_data, sample, space, reason):
     attributes = _header(shared_data / "exr" / sample)
     choice = color.resolve_input_space(cfg, attributes)
     assert (choice.name, choice.reason) == (space, reason)
-    assert choice.fallback == reason.endswith("scene_linear role")
+    assert choice.fallback == (reason == "no colour metadata: scene_linear role")
 
 
 def test_interop_id_found_as_alias_in_a_config_without_interop_ids(tmp_path):
@@ -332,7 +332,7 @@ def test_unknown_source_chromaticities_are_kept_when_the_space_is_assumed() -> N
     cfg = color.load_config()
     camera = (0.7, 0.3, 0.2, 0.75, 0.12, 0.05, 0.3127, 0.329)  # primaries no interop ID names
     choice = color.resolve_input_space(cfg, {"chromaticities": camera})
-    assert choice.fallback
+    assert choice.fallback and choice.reason == "chromaticities match no colour space; scene_linear role assumed"
     tags = color.output_attributes(cfg, choice.name, {"chromaticities": camera}, keep_source=choice.fallback)
     assert tags == {"chromaticities": camera}
     assert OpenEXR.checkColorMetadata(tags) == 0

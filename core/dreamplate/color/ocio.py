@@ -161,12 +161,14 @@ def resolve_input_space(cfg: ColorConfig, attributes: Mapping[str, Any], overrid
     if override:
         return SpaceChoice(space_name(cfg, override, "--colorspace"), f"--colorspace {override}")
 
+    unused = []  # metadata present but naming nothing in the config, said in the reason
     interop_id = attributes.get("colorInteropID")
     if interop_id:
         name = _space_for_interop_id(cfg.config, str(interop_id))
         if name is not None:
             return SpaceChoice(name, f"colorInteropID {interop_id}")
         log.warning("colorInteropID %r names no colour space in %s; ignoring it", interop_id, cfg.source)
+        unused.append(f"colorInteropID {interop_id} unknown")
 
     chromaticities = _chromaticities(attributes.get("chromaticities"))
     if chromaticities is not None:
@@ -175,11 +177,13 @@ def resolve_input_space(cfg: ColorConfig, attributes: Mapping[str, Any], overrid
         if name is not None:
             return SpaceChoice(name, f"chromaticities match {interop_id}")
         log.warning("chromaticities %s match no colour space in %s; ignoring them", chromaticities, cfg.source)
+        unused.append("chromaticities match no colour space")
 
     space = cfg.config.getColorSpace(ocio.ROLE_SCENE_LINEAR)
     if space is None:
         raise ColorError(f"{cfg.source}: no scene_linear role to fall back on; pass --colorspace")
-    return SpaceChoice(space.getName(), "no usable colour metadata: scene_linear role", fallback=True)
+    reason = "; ".join([*unused, "scene_linear role assumed"]) if unused else "no colour metadata: scene_linear role"
+    return SpaceChoice(space.getName(), reason, fallback=True)
 
 
 def output_attributes(
