@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dreamplate.interp.warp import HOLE_MASS, fill_holes, reach, remap, splat
+from dreamplate.interp.warp import HOLE_MASS, fill_holes, outside, reach, remap, splat
 
 # Side of the square window (pixels) over which two warped frames are compared to choose a motion
 # candidate: large enough to be robust to noise, small enough to follow object edges.
@@ -150,7 +150,8 @@ REACH_MASS = 0.25
 CLEAN_WINDOW = 61
 CLEAN_OVERLAP = 0.25
 # Background motion for occluded pixels: the motion of the surroundings nearest to the dominant motion over
-# a window of DOMINANT_SCALE * DOMINANT_BLUR pixels, within a spread that grows with that motion.
+# a window of DOMINANT_SCALE * DOMINANT_BLUR pixels, within a spread that grows with that motion relative
+# to the camera's (the frame's median motion).
 DOMINANT_SCALE = 16
 DOMINANT_BLUR = 9
 DOMINANT_SPREAD = 0.0625
@@ -195,6 +196,11 @@ def _one_sided(occluded_a: np.ndarray, occluded_b: np.ndarray) -> tuple[np.ndarr
     return a * clean, b * clean
 
 
+def _pan(flow: np.ndarray) -> np.ndarray:
+    """The camera's motion, taken as the median flow (float32 2-vector); every fourth pixel each way is plenty."""
+    return np.median(flow[::4, ::4].reshape(-1, 2), axis=0).astype(np.float32)
+
+
 def _background_flow(flow: np.ndarray, occluded: np.ndarray) -> np.ndarray:
     """The flow with each occluded pixel given its background's motion (float32 H x W x 2).
 
@@ -216,7 +222,10 @@ def _background_flow(flow: np.ndarray, occluded: np.ndarray) -> np.ndarray:
     tiny_sum = cv2.blur(cv2.resize(small_flow * visible[..., None], size, interpolation=cv2.INTER_AREA), window)
     tiny = tiny_sum / np.maximum(tiny_mass, 1e-6)[..., None]
     dominant = cv2.resize(tiny, half, interpolation=cv2.INTER_LINEAR)
-    spread = 1.0 + DOMINANT_SPREAD * _norm2(dominant)
+    # Relative to the pan: a camera move adds the same motion everywhere and makes no surface harder to
+    # tell apart; measured against zero, a 24-48 px pan added to the shared sets let foreground pass as
+    # background (0.3-0.9 dB lost).
+    spread = 1.0 + DOMINANT_SPREAD * _norm2(dominant - _pan(small_flow))
     weight = visible * np.exp(-_norm2(small_flow - dominant) / (2.0 * spread))
     filled = cv2.resize(fill_holes(small_flow * weight[..., None], weight), (w, h), interpolation=cv2.INTER_LINEAR)
     return np.where(occluded[..., None] > 0, filled, flow).astype(np.float32)
@@ -310,9 +319,13 @@ def _weight_b(flow: PairFlow, to_a: np.ndarray, to_b: np.ndarray, t: float) -> n
 
     Baker et al.'s rule: a sample from an A pixel that B does not see (covered) is taken from A alone, one
     from a B pixel that A does not see (uncovered) from B alone. Both or neither occluded is no evidence and
-    keeps the blend by t. Bilinear sampling of the masks softens the switch over a pixel.
+    keeps the blend by t. Bilinear sampling of the masks softens the switch over a pixel. A sample that
+    falls outside its frame (a pan bringing in new picture) counts as the other side's alone likewise,
+    instead of the border pixel smeared in: +0.2-0.4 dB on the shared sets with a 24-48 px pan added.
     """
     hidden_a, hidden_b = _sample_occlusion(flow, to_a, to_b)
+    hidden_a = np.maximum(hidden_a, outside(to_b))
+    hidden_b = np.maximum(hidden_b, outside(to_a))
     weight = t + hidden_b * (1.0 - hidden_a) * (1.0 - t) - hidden_a * (1.0 - hidden_b) * t
     return weight.astype(np.float32)
 

@@ -41,6 +41,15 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
+def outside(displacement: np.ndarray) -> np.ndarray:
+    """How far each sample x + displacement(x) falls outside the frame (float32 H x W, 0-1, 1 past one pixel)."""
+    h, w = displacement.shape[:2]
+    landing = cv2.add(_grid(h, w), displacement, dtype=cv2.CV_32F)
+    x, y = landing[..., 0], landing[..., 1]
+    beyond = np.maximum(np.maximum(-x, x - (w - 1)), np.maximum(-y, y - (h - 1)))
+    return np.clip(beyond, 0.0, 1.0)
+
+
 def _corners(
     displacement: np.ndarray, weight: np.ndarray, where: np.ndarray | None
 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], int]:
