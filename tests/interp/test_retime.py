@@ -275,3 +275,16 @@ def test_png_keyframes_give_scene_linear_exr_when_asked(tmp_path: Path) -> None:
     np.testing.assert_allclose(rgb[:, :4], 1.0, atol=2e-3)
     assert mid.attributes["colorInteropID"] == "lin_ap1_scene"
     assert Provenance.from_attributes(mid.attributes).colorspace == "ACEScg"
+
+
+def test_cancel_between_frames_keeps_finished_frames_and_a_rerun_resumes(tmp_path: Path) -> None:
+    from dreamplate.errors import Cancelled
+
+    plate = _write_plate(tmp_path / "in", range(1, 4))
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=2)
+    done: list[int] = []
+    with pytest.raises(Cancelled, match="after 2 of 5"):
+        run_interpolate(spec, progress=lambda n, total, msg: done.append(n), cancelled=lambda: len(done) >= 2)
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["o.0001.exr", "o.0002.exr"]
+    resumed = run_interpolate(spec)
+    assert len(resumed.skipped) == 2 and len(resumed.written) == 3
