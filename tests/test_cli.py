@@ -77,3 +77,15 @@ def test_info_reports_each_damaged_file_on_one_line_and_carries_on(shared_data: 
 def test_contradictory_options_fail_cleanly(tmp_path: Path, args: list[str]) -> None:
     run = _dreamplate("interpolate", "a.exr", "b.exr", "-o", str(tmp_path / "m.exr"), *args)
     assert run.returncode == 1 and run.stderr.startswith("ERROR: ")
+
+
+def test_doctor_names_the_config_and_model_space() -> None:
+    run = _dreamplate("doctor")
+    assert run.returncode == 0, run.stderr
+    assert "ocio_configs" in run.stdout and "scene_linear ACEScg" in run.stdout
+    assert "dreamplate_log" in run.stdout and "onnxruntime" in run.stdout
+
+
+def test_doctor_refuses_a_missing_config_in_one_line(tmp_path: Path) -> None:
+    run = _dreamplate("doctor", "--ocio", str(tmp_path / "missing.ocio"))
+    assert run.returncode == 1 and run.stderr.startswith("ERROR: --ocio") and "Traceback" not in run.stderr
