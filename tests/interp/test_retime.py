@@ -288,3 +288,17 @@ def test_cancel_between_frames_keeps_finished_frames_and_a_rerun_resumes(tmp_pat
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["o.0001.exr", "o.0002.exr"]
     resumed = run_interpolate(spec)
     assert len(resumed.skipped) == 2 and len(resumed.written) == 3
+
+
+def test_view_picks_the_part_of_a_multipart_stereo_pair(tmp_path: Path) -> None:
+    # Each part carries one view; the header check and the pixel read must agree on which part that is.
+    for frame in (1, 2):
+        parts = []
+        for view, value in (("left", 1.0), ("right", 4.0)):
+            header = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION, "view": view}
+            pixels = np.full((16, 24), value, np.float16)
+            parts.append(OpenEXR.Part(header, {"R": pixels, "G": pixels, "B": pixels}, f"{view}eye"))
+        OpenEXR.File(parts).write(str(tmp_path / f"st.{frame:04d}.exr"))
+    spec = InterpolateSpec(inputs=[str(tmp_path / "st.####.exr")], output=str(tmp_path / "o.####.exr"), view="right")
+    run_interpolate(spec)
+    assert float(read_exr(tmp_path / "o.0002.exr").channels["R"].max()) == 4.0

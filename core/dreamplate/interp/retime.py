@@ -33,7 +33,7 @@ from dreamplate.color.ocio import (
 from dreamplate.errors import Cancelled, InputError
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
-from dreamplate.io.exr import Box, ExrImage, PartInfo, read_exr, read_info, write_exr
+from dreamplate.io.exr import Box, ExrImage, PartInfo, choose_part, read_exr, read_info, write_exr
 from dreamplate.io.provenance import Provenance, carried_attributes
 from dreamplate.io.raster import RASTER_SUFFIXES, read_raster, write_raster
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
@@ -296,17 +296,9 @@ def _parameters(spec: InterpolateSpec, sample: OutputSample) -> dict:
 # --- 2. source checks ----------------------------------------------------------------------------------------------
 
 
-def _select_part(path: Path, infos: list[PartInfo], part: str | None) -> PartInfo:
-    """The part `--part` names (index or name), else the first."""
-    if part is None:
-        return infos[0]
-    if part.isdigit() and int(part) < len(infos):
-        return infos[int(part)]
-    for info in infos:
-        if info.name == part:
-            return info
-    names = ", ".join(str(i.name or i.index) for i in infos)
-    raise InputError(f"{path}: no part {part!r}; parts are {names}")
+def _part(spec: InterpolateSpec) -> int | str | None:
+    """`--part` as read_exr takes it: digits are an index, anything else a part name."""
+    return int(spec.part) if spec.part is not None and spec.part.isdigit() else spec.part
 
 
 def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
@@ -328,7 +320,7 @@ def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
     chosen: list[PartInfo] = []
     for frame in used:
         path = plan.sources[frame]
-        info = _select_part(path, read_info(path), spec.part)
+        info = choose_part(path, read_info(path), _part(spec), spec.view)
         if info.storage.startswith("deep"):
             raise InputError(f"{path}: deep data is not supported; flatten it first")
         if chosen:
@@ -397,8 +389,7 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
         names = ["R", "G", "B", "A"][: raster.pixels.shape[2]]
         plate = _Plate(frame, path, raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth)
     else:
-        part = int(spec.part) if spec.part is not None and spec.part.isdigit() else spec.part
-        image = read_exr(path, part=part, view=spec.view)
+        image = read_exr(path, part=_part(spec), view=spec.view)
         names = _ordered_channels(image.channels)
         stack = np.stack([image.channels[n].astype(np.float32, copy=False) for n in names], axis=-1)
         plate = _Plate(frame, path, stack, names, image.data_window, exr=image)

@@ -175,7 +175,7 @@ def read_exr(path: Path, *, part: int | str | None = None, view: str | None = No
     unknown part or view.
     """
     infos = read_info(path)
-    info = _choose_part(path, infos, part, view)
+    info = choose_part(path, infos, part, view)
     # Under 1 ms on a 2K ZIP frame (2% of the decode), and it finds damage outside what the library decodes.
     _check_layout(path, infos)
     if info.storage.startswith("deep"):
@@ -486,7 +486,7 @@ def _gib(size: int) -> str:
     return f"{size / 1024**3:.1f} GiB"
 
 
-def _choose_part(path: Path, infos: list[PartInfo], part: int | str | None, view: str | None) -> PartInfo:
+def choose_part(path: Path, infos: list[PartInfo], part: int | str | None, view: str | None) -> PartInfo:
     """The part asked for by index or name, else the first one carrying `view`, else the first."""
     if isinstance(part, int):
         if not 0 <= part < len(infos):
