@@ -69,8 +69,6 @@ class InterpolateResult:
 class _Plate:
     """A decoded source frame: pixels on its own data window, H x W x C float32, channel names in order."""
 
-    frame: int
-    path: Path
     pixels: np.ndarray
     names: list[str]
     box: Box
@@ -387,12 +385,12 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
         raster = read_raster(path)
         height, width = raster.pixels.shape[:2]
         names = ["R", "G", "B", "A"][: raster.pixels.shape[2]]
-        plate = _Plate(frame, path, raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth)
+        plate = _Plate(raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth)
     else:
         image = read_exr(path, part=_part(spec), view=spec.view)
         names = _ordered_channels(image.channels)
         stack = np.stack([image.channels[n].astype(np.float32, copy=False) for n in names], axis=-1)
-        plate = _Plate(frame, path, stack, names, image.data_window, exr=image)
+        plate = _Plate(stack, names, image.data_window, exr=image)
     finite = np.isfinite(plate.pixels)
     if not finite.all():
         # Non-finite samples would smear across every pixel the warp touches: treat them as 0 for in-betweens.
