@@ -302,3 +302,19 @@ def test_view_picks_the_part_of_a_multipart_stereo_pair(tmp_path: Path) -> None:
     spec = InterpolateSpec(inputs=[str(tmp_path / "st.####.exr")], output=str(tmp_path / "o.####.exr"), view="right")
     run_interpolate(spec)
     assert float(read_exr(tmp_path / "o.0002.exr").channels["R"].max()) == 4.0
+
+
+def test_only_frames_runs_one_chunk_and_chunks_add_up_to_the_whole_run(tmp_path: Path) -> None:
+    from dreamplate.interp.retime import plan_output_frames
+
+    plate = _write_plate(tmp_path / "in", range(1, 5))
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=2)
+    frames = plan_output_frames(spec)
+    assert frames == list(range(1, 8))
+    first = run_interpolate(spec, only_frames=frames[:3])
+    assert [p.name for p in first.written] == ["o.0001.exr", "o.0002.exr", "o.0003.exr"]
+    second = run_interpolate(spec, only_frames=frames[3:])
+    assert len(second.written) == 4 and not second.skipped
+    assert len(run_interpolate(spec).skipped) == 7
+    with pytest.raises(InputError, match="not among"):
+        run_interpolate(spec, only_frames=[99])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -101,14 +101,19 @@ def run_interpolate(
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
     force: bool = False,
+    only_frames: Collection[int] | None = None,
 ) -> InterpolateResult:
     """Write the in-between frames `spec` asks for; return what was written and skipped.
 
     Raises InputError/ColorError before any output exists when inputs, outputs or colour settings are wrong.
     `cancelled` is polled between frames; a cancel raises `Cancelled` and leaves finished frames in place.
+    `only_frames` restricts the run to those output frame numbers (a chunk of a job split across workers; see
+    `plan_output_frames`); only the sources they need are read.
     """
     # 1. Plan what to make.
     plan = _plan(spec)
+    if only_frames is not None:
+        plan = _restrict(plan, only_frames)
     # 2. Every source header must agree before anything is computed.
     infos = _check_sources(spec, plan)
     # Colour is resolved once per run from the first source frame (or --colorspace), so every frame is tagged alike.
@@ -148,6 +153,27 @@ def run_interpolate(
             result.written.append(out_path)
             _report(progress, done, total, f"wrote {out_path.name}")
     return result
+
+
+def plan_output_frames(spec: InterpolateSpec) -> list[int]:
+    """The output frame numbers a run of `spec` writes, in order: what a job splits into chunks."""
+    return [sample.frame for sample in _plan(spec).samples]
+
+
+def _restrict(plan: _Plan, only_frames: Collection[int]) -> _Plan:
+    """The plan cut down to the output frames asked for; a frame the run does not make is an error."""
+    wanted = set(only_frames)
+    unknown = sorted(wanted - set(plan.outputs))
+    if unknown:
+        raise InputError(f"{plan.output_label}: frames {unknown[:5]} are not among this run's output frames")
+    return _Plan(
+        samples=[s for s in plan.samples if s.frame in wanted],
+        sources=plan.sources,  # all of them, so no output may overwrite any input; only the samples' are read
+        outputs={f: p for f, p in plan.outputs.items() if f in wanted},
+        output_label=plan.output_label,
+        raster=plan.raster,
+        exr_out=plan.exr_out,
+    )
 
 
 def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space) -> Provenance:
