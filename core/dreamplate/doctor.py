@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import platform
 from pathlib import Path
 
 from dreamplate import __version__
-
-MODEL_DIR_ENV = "DREAMPLATE_MODELS"
-
-
-def model_dirs() -> list[Path]:
-    """Folders searched for local models (diffusers layout): `$DREAMPLATE_MODELS` (os.pathsep list), then the cache."""
-    dirs = [Path(p) for p in os.environ.get(MODEL_DIR_ENV, "").split(os.pathsep) if p]
-    dirs.append(Path.home() / ".cache" / "dreamplate" / "models")
-    return dirs
+from dreamplate.runtime.weights import PINNED, find_weights, model_dirs
 
 
 def _version(dist: str) -> str:
@@ -62,5 +53,7 @@ def report(ocio_path: Path | None = None) -> str:
         f"torch          {_torch_line()}",
         "model dirs",
         *(f"  {d} ({'exists' if d.is_dir() else 'missing'})" for d in model_dirs()),
+        "learned interpolation weights",
+        *(f"  {name:<10} {find_weights(entry) or 'not installed'}" for name, entry in PINNED.items()),
     ]
     return "\n".join(lines)

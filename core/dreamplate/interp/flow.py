@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dreamplate.interp.warp import HOLE_MASS, fill_holes, outside, reach, remap, splat
+from dreamplate.interp.warp import HOLE_MASS, blend_warped, fill_holes, outside, reach, remap, splat, static_pixels
 
 # Side of the square window (pixels) over which two warped frames are compared to choose a motion
 # candidate: large enough to be robust to noise, small enough to follow object edges.
@@ -352,27 +352,9 @@ def interpolate_frame(
         raise ValueError(f"nearest has {flags.size} flags for {a3.shape[2]} channels")
 
     to_a, to_b = _displacements(flow, t)
-    # A pixel bit-identical in both frames, with its neighbours, is static: zero displacement makes the
-    # bilinear weights exactly 1 and 0 so it comes back unchanged instead of softened by flow noise.
-    same = np.logical_and.reduce([a3[..., c] == b3[..., c] for c in range(a3.shape[2])])
-    static = cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    static = static_pixels(a3, b3)
     to_a[static] = 0.0
     to_b[static] = 0.0
-
     seen_b = _weight_b(flow, to_a, to_b, t)
-
-    out = np.empty(a3.shape, np.float32)
-    smooth = ~flags
-    if smooth.any():
-        warped_a = remap(a3[..., smooth], to_a, nearest=False)
-        warped_b = remap(b3[..., smooth], to_b, nearest=False)
-        # a + w (b - a) rather than (1-w) a + w b: exact wherever both sides agree.
-        out[..., smooth] = warped_a + seen_b[..., None] * (warped_b - warped_a)
-    if flags.any():
-        from_b = (seen_b > 0.5)[..., None]
-        nearest_a = remap(a3[..., flags], to_a, nearest=True)
-        nearest_b = remap(b3[..., flags], to_b, nearest=True)
-        out[..., flags] = np.where(from_b, nearest_b, nearest_a)
-    # Static pixels are A's own samples, bit for bit: the blend would turn a -0.0 into +0.0.
-    out[static] = a3[static]
+    out = blend_warped(a3, b3, to_a, to_b, seen_b, flags, static)
     return out.reshape(a.shape)

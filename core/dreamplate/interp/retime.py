@@ -10,6 +10,7 @@ Steps, in order (nothing is written before step 4):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import tempfile
 from collections import OrderedDict
@@ -131,12 +132,13 @@ def run_interpolate(
     model = log_model_space()
     # 3. Outputs: never an input, folder writable.
     _check_outputs(plan)
+    method = _choose_method(spec)
 
-    # The method's module is imported here: other methods (issue 5) bring heavier runtimes.
+    # The method's module is imported here: the learned method brings ONNX Runtime or torch.
     from dreamplate.interp.flow import opencv_threads
 
     result = InterpolateResult(output=plan.output_label)
-    renderer = _Renderer(spec, plan, model, cfg, space, display)
+    renderer = _Renderer(spec, plan, model, cfg, space, display, method)
     total = len(plan.samples)
     # 4. Stream the output frames in order; a pair's flow is estimated once and reused for all its in-betweens.
     with opencv_threads(spec.threads):
@@ -144,7 +146,7 @@ def run_interpolate(
             if cancelled is not None and cancelled():
                 raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
             out_path = plan.outputs[sample.frame]
-            provenance = _provenance(spec, plan, sample, space)
+            provenance = _provenance(spec, plan, sample, space, method)
             if not force and _finished(out_path, provenance, plan.exr_out):
                 result.skipped.append(out_path)
                 _report(progress, done, total, f"skipped {out_path.name} (already written)")
@@ -176,17 +178,56 @@ def _restrict(plan: _Plan, only_frames: Collection[int]) -> _Plan:
     )
 
 
-def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space) -> Provenance:
+@dataclass
+class _Method:
+    """The method a run uses, `auto` resolved; for `learned`, its pinned model and (once loaded) the estimator."""
+
+    name: str
+    model: str | None = None
+    weights_sha256: str | None = None
+    estimator: object | None = None
+
+    def learned(self, spec: InterpolateSpec):
+        """The learned estimator, loaded on first use: a run of pass-through frames never loads a network."""
+        if self.estimator is None:
+            from dreamplate.interp.rife import LearnedEstimator
+
+            self.estimator = LearnedEstimator(self.model, spec.runtime, spec.scale, spec.tta, spec.threads)
+        return self.estimator
+
+
+def _choose_method(spec: InterpolateSpec) -> _Method:
+    """`flow`, or `learned` with its pinned model; `auto` is learned when its weights and a runtime are installed."""
+    from dreamplate.runtime.weights import DEFAULT_LEARNED, find_weights, pinned
+
+    if spec.method == "flow":
+        return _Method("flow")
+    entry = pinned(spec.model or DEFAULT_LEARNED)
+    if spec.method == "auto":
+        runtime = "onnxruntime" if spec.runtime == "onnx" else "torch"
+        if find_weights(entry) is None or importlib.util.find_spec(runtime) is None:
+            log.info("method: flow (learned needs the %s weights and %s: dreamplate models pull)", entry.name, runtime)
+            return _Method("flow")
+    log.info("method: learned (%s)", entry.name)
+    return _Method("learned", entry.name, entry.sha256)
+
+
+def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space, method: _Method) -> Provenance:
     """What this output frame is made of: compared on a re-run to decide whether it is finished."""
     sources = [plan.sources[sample.frame_a]]
     if sample.t != 0.0:
         sources.append(plan.sources[sample.frame_b])
+    parameters = _parameters(spec, sample)
+    if method.name == "learned":
+        parameters.update(model=method.model, scale=spec.scale, tta=spec.tta)
     return Provenance(
         operation="interpolate",
-        method=spec.method,
-        parameters=_parameters(spec, sample),
+        method=method.name,
+        parameters=parameters,
         sources=[str(p) for p in sources],
         source_frames=[float(sample.source)],
+        model=method.model,
+        weights_sha256=method.weights_sha256,
         colorspace=None if space is None else space.name,
     )
 
@@ -194,15 +235,16 @@ def _provenance(spec: InterpolateSpec, plan: _Plan, sample: OutputSample, space)
 class _Renderer:
     """Makes output frames from source pairs, holding the few decoded frames and the one flow field in use."""
 
-    def __init__(self, spec: InterpolateSpec, plan: _Plan, model, cfg, space, display: str | None) -> None:
+    def __init__(
+        self, spec: InterpolateSpec, plan: _Plan, model, cfg, space, display: str | None, method: _Method
+    ) -> None:
         self.spec, self.plan, self.model, self.cfg, self.space, self.display = spec, plan, model, cfg, space, display
+        self.method = method
         self.cache: OrderedDict[int, _Plate] = OrderedDict()
         self.flow_key: tuple[int, int] | None = None
         self.flow = None
 
     def render(self, sample: OutputSample, out_path: Path, provenance: Provenance) -> None:
-        from dreamplate.interp.flow import estimate_flow, interpolate_frame
-
         spec, plan = self.spec, self.plan
         plate_a = _load(self.cache, spec, sample.frame_a, plan.sources[sample.frame_a])
         if sample.t == 0.0:
@@ -215,18 +257,37 @@ class _Renderer:
         box = _union(plate_a.box, plate_b.box)
         a = _on_canvas(plate_a, box)
         b = _on_canvas(plate_b, box)
+        nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
+        if self.method.name == "learned":
+            from dreamplate.interp.rife import interpolate_learned
+
+            estimator = self.method.learned(spec)
+            provenance.runtime = estimator.provider  # recorded, not compared: it does not change the settings
+            motion = estimator.estimate(
+                _motion_signal(a, plate_a, self.model, plan.raster),
+                _motion_signal(b, plate_b, self.model, plan.raster),
+                sample.t,
+            )
+            pixels = interpolate_learned(motion, a, b, nearest=nearest)
+        else:
+            pixels = self._flow_inbetween(sample, plate_a, plate_b, a, b, nearest)
+        if plan.raster and plan.exr_out:
+            self._write_linear(pixels, plate_a, out_path, provenance)
+        else:
+            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
+
+    def _flow_inbetween(self, sample: OutputSample, plate_a: _Plate, plate_b: _Plate, a, b, nearest) -> np.ndarray:
+        """The flow method's in-between; a pair's flow is estimated once and reused for all its in-betweens."""
+        from dreamplate.interp.flow import estimate_flow, interpolate_frame
+
+        plan = self.plan
         if self.flow_key != (sample.frame_a, sample.frame_b):
             self.flow = estimate_flow(
                 _motion_signal(a, plate_a, self.model, plan.raster),
                 _motion_signal(b, plate_b, self.model, plan.raster),
             )
             self.flow_key = (sample.frame_a, sample.frame_b)
-        nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
-        pixels = interpolate_frame(self.flow, a, b, sample.t, nearest=nearest)
-        if plan.raster and plan.exr_out:
-            self._write_linear(pixels, plate_a, out_path, provenance)
-        else:
-            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
+        return interpolate_frame(self.flow, a, b, sample.t, nearest=nearest)
 
     def _write_linear(self, pixels: np.ndarray, plate: _Plate, out_path: Path, provenance: Provenance) -> None:
         """A display-referred frame decoded to scene-linear and written as EXR, tagged in the linear space."""

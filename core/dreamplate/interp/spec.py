@@ -19,7 +19,13 @@ class InterpolateSpec(BaseModel):
     schema_: Literal["dreamplate.interpolate/1"] = Field("dreamplate.interpolate/1", alias="schema")
     inputs: list[str] = Field(min_length=1, max_length=2)
     output: str
-    method: Literal["flow"] = "flow"
+    method: Literal["auto", "flow", "learned"] = Field(
+        "auto", description="auto: learned when its weights are installed, else flow"
+    )
+    model: str | None = Field(None, description="learned model name (dreamplate models list); default rife-v4")
+    runtime: Literal["onnx", "torch"] = "onnx"
+    scale: Literal["auto", 1.0, 0.5, 0.25] = Field("auto", description="working scale of the learned motion estimate")
+    tta: bool = Field(False, description="learned: add mirrored and time-reversed passes (3x the network time)")
     factor: int | None = Field(None, ge=1, le=1000)
     times: list[float] | None = None
     retime: Path | None = None
@@ -44,6 +50,12 @@ class InterpolateSpec(BaseModel):
                 raise ValueError(f"--{rule} needs a sequence pattern as input, not two frames")
         if len(self.inputs) == 2 and self.frames is not None:
             raise ValueError("--frames needs a sequence pattern as input, not two frames")
+        if self.method == "flow":
+            learned_only = [n for n in ("model", "tta") if getattr(self, n) not in (None, False)]
+            if self.scale != "auto" or self.runtime != "onnx":
+                learned_only += ["scale" if self.scale != "auto" else "runtime"]
+            if learned_only:
+                raise ValueError(f"--{learned_only[0]} applies to --method learned, not flow")
         if self.times is not None:
             if not self.times:
                 raise ValueError("--times: give at least one time")

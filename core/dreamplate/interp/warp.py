@@ -41,6 +41,50 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
+def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pixels bit-identical in both frames (every channel), with their 3x3 neighbours: bool H x W.
+
+    Such a pixel does not move; giving it zero displacement makes the bilinear weights exactly 1 and 0, so it comes
+    back unchanged instead of softened by flow noise.
+    """
+    same = np.logical_and.reduce([a[..., c] == b[..., c] for c in range(a.shape[2])])
+    return cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def blend_warped(
+    a: np.ndarray,
+    b: np.ndarray,
+    to_a: np.ndarray,
+    to_b: np.ndarray,
+    weight_b: np.ndarray,
+    nearest: np.ndarray,
+    static: np.ndarray,
+) -> np.ndarray:
+    """The in-between: A sampled at x + to_a, B at x + to_b, blended with B's weight (H x W), never clipped.
+
+    Channels flagged in `nearest` (depth, IDs) are sampled nearest and taken whole from the side with the larger
+    weight, so no value is invented. `static` pixels (see `static_pixels`) are A's own samples, bit for bit.
+    `to_a` and `to_b` are modified: static pixels get zero displacement.
+    """
+    to_a[static] = 0.0
+    to_b[static] = 0.0
+    out = np.empty(a.shape, np.float32)
+    smooth = ~nearest
+    if smooth.any():
+        warped_a = remap(a[..., smooth], to_a, nearest=False)
+        warped_b = remap(b[..., smooth], to_b, nearest=False)
+        # a + w (b - a) rather than (1-w) a + w b: exact wherever both sides agree.
+        out[..., smooth] = warped_a + weight_b[..., None] * (warped_b - warped_a)
+    if nearest.any():
+        from_b = (weight_b > 0.5)[..., None]
+        nearest_a = remap(a[..., nearest], to_a, nearest=True)
+        nearest_b = remap(b[..., nearest], to_b, nearest=True)
+        out[..., nearest] = np.where(from_b, nearest_b, nearest_a)
+    # Static pixels are A's own samples, bit for bit: the blend would turn a -0.0 into +0.0.
+    out[static] = a[static]
+    return out
+
+
 def outside(displacement: np.ndarray) -> np.ndarray:
     """How far each sample x + displacement(x) falls outside the frame (float32 H x W, 0-1, 1 past one pixel)."""
     h, w = displacement.shape[:2]

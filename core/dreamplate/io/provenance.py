@@ -77,6 +77,7 @@ class Provenance:
     prompt: str | None = None
     strength: float | None = None
     colorspace: str | None = None
+    runtime: str | None = None  # what executed a model (e.g. "onnxruntime CPUExecutionProvider"); not a setting
     version: str = __version__
 
     def to_attributes(self) -> dict[str, str]:
@@ -98,6 +99,7 @@ class Provenance:
             "prompt": self.prompt,
             "strength": self.strength,
             "colorspace": self.colorspace,
+            "runtime": self.runtime,
         }
         # str() of a float is its shortest exact form, so strength reads back bit for bit.
         attributes.update({f"{PREFIX}{key}": str(value) for key, value in optional.items() if value is not None})
@@ -136,6 +138,7 @@ class Provenance:
             prompt=values.get("prompt"),
             strength=reader.number("strength", float),
             colorspace=values.get("colorspace"),
+            runtime=values.get("runtime"),
             version=values.get("version", "unknown"),
         )
 

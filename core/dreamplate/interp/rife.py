@@ -1,0 +1,241 @@
+"""Learned in-betweens: a RIFE-class network estimates motion; dreamplate moves the scene-linear pixels itself.
+
+The network sees an encoded, [0, 1] picture of the plate (the same invertible log signal flow uses) at a working
+scale chosen from the resolution, padded to the size its strides need. It returns two backward flows (from time t to
+each frame) and a blend mask; both are brought back to the plate's size and applied to the scene-linear pixels of
+every channel with the same warp and blend as the flow method. Values far above 1.0 are therefore only resampled and
+convexly blended, never clipped or re-encoded, and AOVs, depth and IDs move with the picture.
+
+Runtimes: ONNX Runtime (TensorRT > CUDA > CPU, whichever is installed; the network is exported once and cached next
+to its weights, keyed by their hash) or torch eager (`--runtime torch`). Sessions stay warm in the model cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dreamplate.errors import ModelError
+from dreamplate.interp.warp import blend_warped, static_pixels
+from dreamplate.runtime.model_cache import cached_model
+from dreamplate.runtime.weights import PinnedWeights, pinned, verified_weights
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("onnx", "torch")
+SCALES = (1.0, 0.5, 0.25)
+AUTO_MAX_PIXELS = 2048 * 1152
+"""`--scale auto` picks the largest scale whose working picture has at most this many pixels: 2K and 1080p plates
+run at full scale, UHD/4K at 0.5, 8K at 0.25. It bounds the network's memory whatever the plate's size (the
+published guidance is scale 0.5 for 4K), while the warp itself runs on the full-resolution pixels."""
+ONNX_OPSET = 17
+NET_FORMAT = 1
+"""Bumped when rife_net's graph changes, so cached ONNX files from an older graph are not reused."""
+
+
+@dataclass(frozen=True)
+class LearnedMotion:
+    """Where each in-between pixel comes from: float32 H x W x 2 offsets to A and to B, and B's weight H x W."""
+
+    to_a: np.ndarray
+    to_b: np.ndarray
+    weight_b: np.ndarray
+
+
+def choose_scale(width: int, height: int, scale: float | str = "auto") -> float:
+    """The working scale: as given, or for "auto" the largest of SCALES that keeps within AUTO_MAX_PIXELS."""
+    if scale != "auto":
+        return float(scale)
+    for candidate in SCALES:
+        if width * candidate * height * candidate <= AUTO_MAX_PIXELS:
+            return candidate
+    return SCALES[-1]
+
+
+def onnx_path(entry: PinnedWeights, weights: Path, fp16: bool) -> Path:
+    """Where the exported graph is cached: beside the weights, named by format, opset and precision."""
+    precision = "fp16" if fp16 else "fp32"
+    return weights.parent / f"{entry.variant}-net{NET_FORMAT}-opset{ONNX_OPSET}-{precision}.onnx"
+
+
+def ensure_onnx(entry: PinnedWeights, fp16: bool = False) -> Path:
+    """The cached ONNX graph of `entry`, exported from its verified weights the first time (needs torch then)."""
+    weights = verified_weights(entry)
+    path = onnx_path(entry, weights, fp16)
+    if path.is_file():
+        return path
+    try:
+        import torch  # noqa: F401 - only to give a clear message before the export imports it
+    except ImportError:
+        raise ModelError(
+            f"{path}: not exported yet and torch is not installed to export it; run install/setup.sh "
+            f"(or: pip install torch, then dreamplate models pull {entry.name})"
+        ) from None
+    from dreamplate.interp.rife_net import load_rife
+    from dreamplate.runtime.onnx import export_onnx
+
+    log.info("%s: converting to ONNX once (cached at %s)", entry.name, path)
+    export_onnx(load_rife(entry.variant, weights), path, opset=ONNX_OPSET, fp16=fp16)
+    return path
+
+
+class _TorchNet:
+    """The network in torch eager, with the same call as an ONNX Runtime session."""
+
+    def __init__(self, entry: PinnedWeights, threads: int | None) -> None:
+        import torch
+
+        from dreamplate.interp.rife_net import load_rife
+
+        self.torch = torch
+        self.threads = threads
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.net = load_rife(entry.variant, verified_weights(entry)).to(self.device).eval()
+        self.provider = f"torch {torch.__version__} {self.device}"
+
+    def run(self, img0: np.ndarray, img1: np.ndarray, timestep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        torch = self.torch
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                args = [torch.from_numpy(x).to(self.device) for x in (img0, img1, timestep)]
+                flow, mask = self.net(*args)
+            return flow.float().cpu().numpy(), mask.float().cpu().numpy()
+        finally:
+            torch.set_num_threads(previous)
+
+
+def uses_fp16() -> bool:
+    """True where ONNX Runtime can run on CUDA: the graph then runs in fp16 (I/O stays float32)."""
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def load_network(model: str, runtime: str, threads: int | None):
+    """The network for `model` on `runtime`, kept warm in the model cache; has `.run(img0, img1, t)` and `.provider`."""
+    entry = pinned(model)
+    if runtime not in RUNTIMES:
+        raise ModelError(f"--runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if runtime == "torch":
+        return cached_model(("rife", entry.name, entry.sha256, "torch", threads), lambda: _TorchNet(entry, threads))
+    try:
+        fp16 = uses_fp16()
+    except ImportError:
+        raise ModelError(
+            "--runtime onnx: onnxruntime is not installed; run install/setup.sh (or pip install 'dreamplate[onnx]'),"
+            " or use --runtime torch"
+        ) from None
+    path = ensure_onnx(entry, fp16=fp16)
+
+    def load():
+        from dreamplate.runtime.onnx import make_session
+
+        session = make_session(path, threads=threads, cache_dir=path.parent / "trt-cache")
+        log.info("%s: ONNX Runtime on %s", entry.name, session.provider)
+        return session
+
+    return cached_model(("rife", entry.name, entry.sha256, str(path), threads), load)
+
+
+def _pad(img: np.ndarray, multiple: int) -> np.ndarray:
+    """Pad H x W x C on the bottom and right to a multiple of `multiple`, repeating the edge pixels."""
+    h, w = img.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if not ph and not pw:
+        return img
+    return cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REPLICATE).reshape(h + ph, w + pw, img.shape[2])
+
+
+def _nchw(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+class LearnedEstimator:
+    """Estimates learned motion for a frame pair at a time t, at a working scale, with optional test-time passes."""
+
+    def __init__(
+        self, model: str, runtime: str = "onnx", scale: float | str = "auto", tta: bool = False, threads=None
+    ) -> None:
+        from dreamplate.interp.rife_net import PAD_MULTIPLE
+
+        self.entry = pinned(model)
+        self.multiple = PAD_MULTIPLE[self.entry.variant]
+        self.scale, self.tta = scale, tta
+        self.net = load_network(model, runtime, threads)
+
+    @property
+    def provider(self) -> str:
+        return self.net.provider
+
+    def estimate(self, signal_a: np.ndarray, signal_b: np.ndarray, t: float) -> LearnedMotion:
+        """Motion for the in-between at t from two [0, 1] signals (H x W x 3), at the plate's full size."""
+        height, width = signal_a.shape[:2]
+        scale = choose_scale(width, height, self.scale)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        a, b = (_work(s, size) for s in (signal_a, signal_b))
+        passes = [self._pass(a, b, t)]
+        if self.tta:
+            # Mirrored and time-reversed passes see the same motion from other sides; their mean cancels some of
+            # the network's left/right and forward/backward bias.
+            flipped = self._pass(a[:, ::-1], b[:, ::-1], t)
+            passes.append((_unflip(flipped[0]), flipped[1][:, ::-1]))
+            reverse = self._pass(b, a, 1.0 - t)
+            passes.append((np.concatenate([reverse[0][..., 2:], reverse[0][..., :2]], axis=-1), 1.0 - reverse[1]))
+        flow = np.mean([p[0] for p in passes], axis=0)
+        mask = np.mean([p[1] for p in passes], axis=0)
+        # Back to the plate's size: offsets scale with the picture, per axis (rounding makes the ratios differ).
+        flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+        flow[..., 0::2] *= width / size[0]
+        flow[..., 1::2] *= height / size[1]
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+        return LearnedMotion(
+            to_a=np.ascontiguousarray(flow[..., :2]),
+            to_b=np.ascontiguousarray(flow[..., 2:]),
+            weight_b=np.clip(1.0 - mask, 0.0, 1.0),
+        )
+
+    def _pass(self, a: np.ndarray, b: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """One network run: flow H x W x 4 and mask H x W at the working size (padding cropped off)."""
+        h, w = a.shape[:2]
+        timestep = np.full((1, 1, 1, 1), t, np.float32)
+        flow, mask = self.net.run(_nchw(_pad(a, self.multiple)), _nchw(_pad(b, self.multiple)), timestep)
+        return flow[0, :, :h, :w].transpose(1, 2, 0), mask[0, 0, :h, :w]
+
+
+def _work(signal: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The network's input: RGB in [0, 1] at the working size (area-averaged when smaller)."""
+    img = np.clip(np.asarray(signal, np.float32), 0.0, 1.0)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    if (img.shape[1], img.shape[0]) != size:
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img)
+
+
+def _unflip(flow: np.ndarray) -> np.ndarray:
+    """A flow estimated on mirrored frames, mirrored back: columns reversed and x offsets negated."""
+    out = flow[:, ::-1].copy()
+    out[..., 0::2] *= -1.0
+    return out
+
+
+def interpolate_learned(
+    motion: LearnedMotion, a: np.ndarray, b: np.ndarray, *, nearest: Sequence[bool] | None = None
+) -> np.ndarray:
+    """The in-between of scene-linear frames A and B (H x W x C, any range, NaN-free) along learned motion."""
+    if a.shape != b.shape or a.shape[:2] != motion.to_a.shape[:2]:
+        raise ValueError(f"frames {a.shape} / {b.shape} do not match the motion {motion.to_a.shape}")
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    b3 = b.reshape(a3.shape)
+    flags = np.zeros(a3.shape[2], bool) if nearest is None else np.asarray(nearest, bool)
+    to_a, to_b = motion.to_a.copy(), motion.to_b.copy()
+    out = blend_warped(a3, b3, to_a, to_b, motion.weight_b, flags, static_pixels(a3, b3))
+    return out.reshape(a.shape)
