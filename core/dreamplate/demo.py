@@ -35,7 +35,7 @@ class DemoResult:
         return (
             f"demo plate:  {self.plate}  ({self.frames} frames, {self.size[0]}x{self.size[1]}, {DEMO_SPACE}, "
             f"peak {self.peak:.1f})\n"
-            f"retimed 2x:  {self.retime.output}  ({written} written, {skipped} already there)\n"
+            f"retimed 2x:  {self.retime.output}  ({written} written, {skipped} already there; {self.retime.method})\n"
             f"half-float scene-linear EXRs; inspect with: dreamplate info {self.retime.output.replace('####', '1002')}"
         )
 

@@ -63,8 +63,10 @@ def _describe_part(path: Path, info: PartInfo, many: bool) -> list[str]:
             f"    dreamplate     {provenance.operation}/{provenance.method} v{provenance.version}, "
             f"source frames {provenance.source_frames}, parameters {params}"
         )
-        if provenance.weights_sha256:
-            lines.append(f"    weights sha256 {provenance.weights_sha256}")
+        if provenance.model:
+            lines.append(f"    model          {provenance.model}, weights sha256 {provenance.weights_sha256}")
+        if provenance.runtime:
+            lines.append(f"    ran on         {provenance.runtime}")
     if info.storage.startswith("deep"):
         lines.append("    pixels         deep data: every chunk checked and decoded; not flattened")
     else:

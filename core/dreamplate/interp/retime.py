@@ -64,6 +64,7 @@ class InterpolateResult:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     output: str = ""
+    method: str = ""  # what made the in-betweens, e.g. "learned (rife-v4 on CPUExecutionProvider)"
 
 
 @dataclass
@@ -154,6 +155,7 @@ def run_interpolate(
             renderer.render(sample, out_path, provenance)
             result.written.append(out_path)
             _report(progress, done, total, f"wrote {out_path.name}")
+    result.method = method.describe()
     return result
 
 
@@ -187,6 +189,12 @@ class _Method:
     weights_sha256: str | None = None
     estimator: object | None = None
 
+    def describe(self) -> str:
+        if self.name != "learned":
+            return self.name
+        where = f" on {self.estimator.provider}" if self.estimator is not None else ""
+        return f"learned ({self.model}{where})"
+
     def learned(self, spec: InterpolateSpec):
         """The learned estimator, loaded on first use: a run of pass-through frames never loads a network."""
         if self.estimator is None:
@@ -198,7 +206,7 @@ class _Method:
 
 def _choose_method(spec: InterpolateSpec) -> _Method:
     """`flow`, or `learned` with its pinned model; `auto` is learned when its weights and a runtime are installed."""
-    from dreamplate.runtime.weights import DEFAULT_LEARNED, find_weights, pinned
+    from dreamplate.runtime.weights import DEFAULT_LEARNED, find_weights, pinned, verified_weights
 
     if spec.method == "flow":
         return _Method("flow")
@@ -208,6 +216,7 @@ def _choose_method(spec: InterpolateSpec) -> _Method:
         if find_weights(entry) is None or importlib.util.find_spec(runtime) is None:
             log.info("method: flow (learned needs the %s weights and %s: dreamplate models pull)", entry.name, runtime)
             return _Method("flow")
+    verified_weights(entry)  # before anything is written: missing or altered weights stop the run here
     log.info("method: learned (%s)", entry.name)
     return _Method("learned", entry.name, entry.sha256)
 

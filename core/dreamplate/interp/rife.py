@@ -168,12 +168,17 @@ class LearnedEstimator:
 
         self.entry = pinned(model)
         self.multiple = PAD_MULTIPLE[self.entry.variant]
-        self.scale, self.tta = scale, tta
+        self.scale, self.tta, self.runtime = scale, tta, runtime
         self.net = load_network(model, runtime, threads)
 
     @property
     def provider(self) -> str:
-        return self.net.provider
+        """What runs the network, for logs and provenance: "onnxruntime 1.x CUDAExecutionProvider", "torch 2.x cpu"."""
+        if self.runtime == "torch":
+            return self.net.provider
+        import onnxruntime
+
+        return f"onnxruntime {onnxruntime.__version__} {self.net.provider}"
 
     def estimate(self, signal_a: np.ndarray, signal_b: np.ndarray, t: float) -> LearnedMotion:
         """Motion for the in-between at t from two [0, 1] signals (H x W x 3), at the plate's full size."""

@@ -22,7 +22,7 @@ class InterpolateSpec(BaseModel):
     method: Literal["auto", "flow", "learned"] = Field(
         "auto", description="auto: learned when its weights are installed, else flow"
     )
-    model: str | None = Field(None, description="learned model name (dreamplate models list); default rife-v4")
+    model: str | None = Field(None, description="learned model name (dreamplate models list); default rife-hdv3")
     runtime: Literal["onnx", "torch"] = "onnx"
     scale: Literal["auto", 1.0, 0.5, 0.25] = Field("auto", description="working scale of the learned motion estimate")
     tta: bool = Field(False, description="learned: add mirrored and time-reversed passes (3x the network time)")

@@ -66,7 +66,7 @@ PINNED: dict[str, PinnedWeights] = {
         ),
     )
 }
-DEFAULT_LEARNED = "rife-v4"
+DEFAULT_LEARNED = "rife-hdv3"
 """The learned model used when none is named: the better of the two on the shared sets (see README figures)."""
 
 

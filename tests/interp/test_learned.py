@@ -1,0 +1,118 @@
+"""The learned method end to end with the real pinned RIFE weights (install/setup.sh fetches them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dreamplate.errors import ModelError
+from dreamplate.interp.retime import run_interpolate
+from dreamplate.interp.rife import choose_scale
+from dreamplate.interp.spec import InterpolateSpec
+from dreamplate.io.exr import ExrImage, read_exr, write_exr
+from dreamplate.io.provenance import Provenance
+from dreamplate.runtime.weights import PINNED
+
+ACESCG = {"colorInteropID": "lin_ap1_scene"}
+
+
+def _blob_frame(x: float, size: tuple[int, int], peak: float = 500.0) -> dict[str, np.ndarray]:
+    """A textured mid-grey background with a bright HDR disc centred at column x."""
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = 0.18 + 0.08 * np.sin(xx * 0.45) * np.cos(yy * 0.37)
+    disc = np.exp(-(((xx - x) ** 2 + (yy - height / 2) ** 2) / (2 * 3.0**2)))
+    rgb = texture[..., None] + peak * disc[..., None] * np.float32([1.0, 0.8, 0.6])
+    return {"R": rgb[..., 0], "G": rgb[..., 1], "B": rgb[..., 2], "A": np.ones((height, width), np.float32)}
+
+
+def _write(path: Path, channels: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = channels["R"].shape
+    window = (0, 0, w - 1, h - 1)
+    write_exr(path, ExrImage(channels, dict.fromkeys(channels, "half"), window, window, dict(ACESCG)))
+
+
+def test_auto_scale_keeps_the_network_within_budget() -> None:
+    assert choose_scale(1920, 1080) == 1.0
+    assert choose_scale(2048, 1152) == 1.0
+    assert choose_scale(4096, 2160) == 0.5
+    assert choose_scale(7680, 4320) == 0.25
+    assert choose_scale(4096, 2160, 1.0) == 1.0
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
+    rife_models: list[Path], tmp_path: Path, runtime: str
+) -> None:
+    size = (97, 61)  # not a multiple of the network's strides: padded and cropped
+    _write(tmp_path / "in" / "p.0001.exr", _blob_frame(30.0, size))
+    _write(tmp_path / "in" / "p.0002.exr", _blob_frame(46.0, size))
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "in" / "p.####.exr")],
+        output=str(tmp_path / "out" / "o.####.exr"),
+        factor=2,
+        method="learned",
+        runtime=runtime,
+    )
+    result = run_interpolate(spec)
+    assert len(result.written) == 3
+    middle = read_exr(tmp_path / "out" / "o.0002.exr")
+    assert middle.data_window == (0, 0, size[0] - 1, size[1] - 1)
+    assert set(middle.pixel_types.values()) == {"half"}
+    red = middle.channels["R"]
+    peak_x = int(np.unravel_index(np.argmax(red), red.shape)[1])
+    assert abs(peak_x - 38) <= 2, f"the highlight should sit half way, at x=38, not {peak_x}"
+    assert red.max() > 250.0, "a 500.0 highlight must stay far above 1.0 (moved, not clipped or averaged away)"
+    provenance = Provenance.from_attributes(middle.attributes)
+    assert provenance is not None and provenance.method == "learned"
+    assert provenance.model == "rife-hdv3" and provenance.weights_sha256 == PINNED["rife-hdv3"].sha256
+    assert provenance.runtime and (runtime == "torch") == provenance.runtime.startswith("torch")
+    assert middle.attributes["colorInteropID"] == "lin_ap1_scene"
+
+
+@pytest.mark.parametrize("model", ["rife-v4", "rife-hdv3"])
+def test_identical_hdr_frames_come_back_unchanged(rife_models: list[Path], tmp_path: Path, model: str) -> None:
+    frame = _blob_frame(40.0, (80, 48), peak=60000.0)
+    frame["R"][5, 5] = -0.25  # small negatives and the half range's top both survive
+    for n in (1, 2):
+        _write(tmp_path / "in" / f"p.{n:04d}.exr", frame)
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "in" / "p.0001.exr"), str(tmp_path / "in" / "p.0002.exr")],
+        output=str(tmp_path / "mid.exr"),
+        method="learned",
+        model=model,
+    )
+    run_interpolate(spec)
+    middle = read_exr(tmp_path / "mid.exr")
+    for name, values in frame.items():
+        want = values.astype(np.float16).view(np.int16).astype(np.int32)
+        got = middle.channels[name].astype(np.float16).view(np.int16).astype(np.int32)
+        assert np.abs(got - want).max() <= 2, f"{name}: more than 2 half ulps off"
+
+
+def test_auto_uses_learned_when_installed_and_flow_otherwise(
+    rife_models: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n, x in ((1, 30.0), (2, 34.0)):
+        _write(tmp_path / "in" / f"p.{n:04d}.exr", _blob_frame(x, (64, 40)))
+    spec = InterpolateSpec(inputs=[str(tmp_path / "in" / "p.####.exr")], output=str(tmp_path / "a.####.exr"))
+    run_interpolate(spec)
+    assert Provenance.from_attributes(read_exr(tmp_path / "a.0002.exr").attributes).method == "learned"
+    monkeypatch.setenv("DREAMPLATE_MODELS", str(tmp_path / "empty"))
+    spec = InterpolateSpec(inputs=[str(tmp_path / "in" / "p.####.exr")], output=str(tmp_path / "b.####.exr"))
+    run_interpolate(spec)
+    assert Provenance.from_attributes(read_exr(tmp_path / "b.0002.exr").attributes).method == "flow"
+
+
+def test_learned_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
+    for n in (1, 2):
+        _write(tmp_path / "in" / f"p.{n:04d}.exr", _blob_frame(30.0 + n, (64, 40)))
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "in" / "p.####.exr")], output=str(tmp_path / "o.####.exr"), method="learned"
+    )
+    with pytest.raises(ModelError, match="dreamplate models pull rife-hdv3"):
+        run_interpolate(spec)
+    assert not list(tmp_path.glob("o.*.exr")), "nothing is written when the model cannot run"
