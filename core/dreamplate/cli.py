@@ -98,7 +98,7 @@ def interpolate(
         str, typer.Option(help="auto (learned when its weights are installed, else flow), flow or learned.")
     ] = "auto",
     model: Annotated[
-        str | None, typer.Option(help="Learned model (dreamplate models list); default rife-v4.")
+        str | None, typer.Option(help="Learned model (dreamplate models list); default rife-hdv3.")
     ] = None,
     runtime: Annotated[str, typer.Option(help="Learned: onnx (TensorRT > CUDA > CPU) or torch.")] = "onnx",
     scale: Annotated[
@@ -179,7 +179,11 @@ def interpolate(
         _fail(str(exc))
         return
     skipped = f", skipped {len(result.skipped)} already written" if result.skipped else ""
-    out_console.print(f"wrote {len(result.written)} frames to {result.output}{skipped}", markup=False, highlight=False)
+    out_console.print(
+        f"wrote {len(result.written)} frames to {result.output}{skipped} ({result.method})",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -280,6 +284,67 @@ def doctor(ocio: Annotated[Path | None, typer.Option(help="OCIO config to check.
         out_console.print(report(ocio), markup=False, highlight=False)
     except DreamplateError as exc:
         _fail(str(exc))
+
+
+@app.command()
+def serve(
+    root: Annotated[
+        list[Path], typer.Option(help="Folder jobs may read and write; repeat for several. Nothing outside is touched.")
+    ],
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the server.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="CLIENT_PREFIX=SERVER_PREFIX path mapping for shared storage, e.g. 'Z:\\=/mnt/z'."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once in this process.")] = 1,
+    ray: Annotated[str | None, typer.Option(help="Run each job's frame chunks on Ray: auto, local or ADDRESS.")] = None,
+) -> None:
+    """Run the local job server that Nuke, Blender and scripts submit to (token required, paths kept in --root)."""
+    import ipaddress
+
+    try:
+        import uvicorn
+
+        from dreamplate.jobs.store import JobStore
+        from dreamplate.server.app import ServerConfig, create_app
+        from dreamplate.server.security import PathPolicy, load_or_create_token, parse_map
+    except ImportError as exc:
+        _fail(f"serve needs the server extra ({exc.name} is missing): pip install 'dreamplate[server]'")
+        return
+    for folder in root:
+        if not folder.is_dir():
+            _fail(f"--root {folder}: not a folder")
+    try:
+        maps = [parse_map(text) for text in map_ or []]
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    token = load_or_create_token()
+    if token.created:
+        out_console.print(f"new API token (saved to {token.source}, mode 0600): {token.value}", markup=False)
+    else:
+        out_console.print(f"API token: from {token.source}", markup=False, highlight=False)
+    try:
+        is_loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        is_loopback = False
+    if not is_loopback:
+        log.warning("binding %s: the server is reachable from other machines; only the token protects it", host)
+    store = JobStore.open()
+    policy = PathPolicy(root, maps)
+    config = ServerConfig(token=token.value, policy=policy, store=store, workers=workers, ray_address=ray)
+    log.info("job store: %s; roots: %s", store.path, ", ".join(str(r) for r in policy.roots))
+    out_console.print(f"dreamplate {__version__} serving on http://{host}:{port}/v1 (docs at /v1/docs)", markup=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_config=None,  # keep dreamplate's logging setup
+        access_log=log.isEnabledFor(logging.DEBUG),
+        timeout_graceful_shutdown=3,
+    )
+    store.close()
 
 
 class _LazyProgress:
