@@ -1,0 +1,274 @@
+"""ONNX export of the flow networks and ONNX Runtime sessions, providers TensorRT > CUDA > CPU.
+
+A session reports the execution provider it really got (`session.get_providers()`), never the one that was asked
+for, and a fallback from a provider the installed runtime offers is logged as a WARNING. onnx, onnxruntime and torch
+are imported inside the functions that need them, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dreamplate.errors import ModelError
+from dreamplate.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+"""Execution providers in order of preference; a session uses the first the installed runtime offers."""
+
+INPUT_NAMES = ("img0", "img1", "timestep")
+OUTPUT_NAMES = ("flow", "mask")
+
+_DYNAMIC_AXES = {
+    "img0": {0: "batch", 2: "height", 3: "width"},
+    "img1": {0: "batch", 2: "height", 3: "width"},
+    "timestep": {0: "batch"},
+    "flow": {0: "batch", 2: "height", 3: "width"},
+    "mask": {0: "batch", 2: "height", 3: "width"},
+}
+
+FP32_OPS = ("GridSample", "CumSum", "ReduceMax", "Log")
+"""Op types kept in fp32 by the fp16 conversion: the warp's pixel grid (in fp16 a normalised coordinate is off by
+about a pixel at 2K) and the time prior's log (1 - 1e-6 rounds to 1 in fp16)."""
+
+_FP32_SCOPE = "/warp"
+"""Nodes whose name contains this (the `BackwardWarp` module's export scope) also stay fp32: the grid arithmetic."""
+
+
+# --- export ------------------------------------------------------------------------------------------------------
+
+
+def export_onnx(net: torch.nn.Module, path: Path, opset: int = 17, fp16: bool = False) -> Path:
+    """Export a flow net (`forward(img0, img1, timestep) -> (flow, mask)`) to ONNX at `path`, atomically.
+
+    Batch, height and width are dynamic; inputs `img0`, `img1` (N x 3 x H x W), `timestep` (N x 1 x 1 x 1), outputs
+    `flow`, `mask`, all float32 at the graph boundary. `fp16=True` converts the graph inside to half (for GPU
+    providers), keeping `FP32_OPS` and the warp in fp32. The file is checked with `onnx.checker` before it
+    replaces `path`. Returns `path`; raises ModelError when the exporter or the checker fails.
+    """
+    import onnx
+
+    path = Path(path)
+    multiple = int(getattr(net, "pad_multiple", 64))
+    # Non-square and not a power of two, so no size can be mistaken for another and baked into the graph.
+    example = _example_inputs(height=2 * multiple, width=3 * multiple)
+    net = net.eval()
+    with atomic_path(path) as tmp_path:
+        how = _export_graph(net, example, tmp_path, opset)
+        if fp16:
+            _convert_fp16(tmp_path)
+        try:
+            onnx.checker.check_model(str(tmp_path), full_check=True)
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+            raise ModelError(f"{path}: exported ONNX graph fails the checker: {str(exc).splitlines()[0]}") from exc
+    log.info("exported %s (%s, opset %d%s)", path, how, opset, ", fp16" if fp16 else "")
+    return path
+
+
+def _example_inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two distinct frames and t = 0.5: tracing inputs only, their values do not shape the graph."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    img0 = torch.rand((1, 3, height, width), generator=gen)
+    img1 = torch.rand((1, 3, height, width), generator=gen)
+    return img0, img1, torch.full((1, 1, 1, 1), 0.5)
+
+
+def _export_graph(net: torch.nn.Module, example: tuple, out_path: Path, opset: int) -> str:
+    """Write the fp32 graph; returns which exporter wrote it.
+
+    The TorchScript exporter (`dynamo=False`) comes first: it gives a plain graph with dynamic H/W from
+    `dynamic_axes` whose node names keep the module scopes the fp16 conversion relies on. Where it is gone or
+    fails, the dynamo exporter with `dynamic_shapes` is the fallback.
+    """
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated upstream; it is still the one that gives the graph above.
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(
+                net,
+                example,
+                str(out_path),
+                dynamo=False,
+                input_names=list(INPUT_NAMES),
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes=_DYNAMIC_AXES,
+                opset_version=opset,
+                do_constant_folding=True,
+            )
+        return "torchscript exporter"
+    except (TypeError, RuntimeError, torch.onnx.errors.OnnxExporterError) as exc:
+        log.warning("TorchScript ONNX exporter failed (%s); trying the dynamo exporter", str(exc).splitlines()[0])
+    return _export_dynamo(net, example, out_path, opset)
+
+
+def _export_dynamo(net: torch.nn.Module, example: tuple, out_path: Path, opset: int) -> str:
+    """The dynamo exporter with symbolic batch, height and width (height and width stay multiples of the pad)."""
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    height = torch.export.Dim("height", min=1, max=256)
+    width = torch.export.Dim("width", min=1, max=256)
+    multiple = int(getattr(net, "pad_multiple", 64))
+    frame = {0: batch, 2: multiple * height, 3: multiple * width}
+    try:
+        program = torch.onnx.export(
+            net,
+            example,
+            dynamo=True,
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes=(frame, frame, {0: batch}),
+            opset_version=opset,
+            external_data=False,
+        )
+        program.save(str(out_path))
+    except Exception as exc:  # the exporter raises many unrelated types; the message is what a user can act on
+        raise ModelError(f"{out_path.name}: ONNX export failed: {str(exc).splitlines()[0]}") from exc
+    return "dynamo exporter"
+
+
+def _convert_fp16(model_path: Path) -> None:
+    """Convert the graph at `model_path` to fp16 in place, fp32 at its inputs and outputs and for `FP32_OPS`."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(model_path))
+    keep = [node.name for node in model.graph.node if _FP32_SCOPE in node.name]
+    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=list(FP32_OPS), node_block_list=keep)
+    _sort_nodes(half.graph)
+    onnx.save(half, str(model_path))
+
+
+def _sort_nodes(graph: Any) -> None:
+    """Reorder `graph.node` topologically, in place (Kahn's algorithm, stable).
+
+    The fp16 converter appends the casts it adds for `keep_io_types` after their consumers, which the ONNX checker
+    rejects; ONNX Runtime would accept it, but the file must pass the checker.
+    """
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [n for n in pending if all(name in known for name in n.input)]
+        if not ready:
+            raise ModelError(f"ONNX graph {graph.name!r} has a cycle or an undefined input after fp16 conversion")
+        ready_ids = {id(n) for n in ready}
+        pending = [n for n in pending if id(n) not in ready_ids]
+        for node in ready:
+            known.update(node.output)
+        ordered.extend(ready)
+    copies = [type(n)() for n in ordered]
+    for copy, node in zip(copies, ordered, strict=True):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+# --- sessions ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OnnxSession:
+    """An ONNX Runtime session of a flow net, and the execution provider it actually runs on."""
+
+    session: Any
+    path: Path
+    provider: str
+    """The provider in use: the first of `session.get_providers()`, not the one asked for."""
+    wanted: tuple[str, ...] = field(default=())
+    """The providers that were asked for, best first."""
+
+    def run(
+        self, img0: np.ndarray, img1: np.ndarray, timestep: float | np.ndarray = 0.5
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flow (N x 4 x H x W, pixels) and mask (N x 1 x H x W) for frames N x 3 x H x W in [0, 1], float32.
+
+        `timestep` is a number or one value per batch item; H and W must be multiples of the net's pad multiple.
+        """
+        img0 = np.ascontiguousarray(img0, dtype=np.float32)
+        img1 = np.ascontiguousarray(img1, dtype=np.float32)
+        if img0.ndim != 4 or img0.shape != img1.shape or img0.shape[1] != 3:
+            raise ModelError(
+                f"{self.path.name}: frames must be two N x 3 x H x W arrays, got {img0.shape} and {img1.shape}"
+            )
+        t = np.broadcast_to(np.asarray(timestep, dtype=np.float32).reshape(-1, 1, 1, 1), (img0.shape[0], 1, 1, 1))
+        feeds = {"img0": img0, "img1": img1, "timestep": np.ascontiguousarray(t)}
+        flow, mask = self.session.run(list(OUTPUT_NAMES), feeds)
+        return flow, mask
+
+
+def make_session(
+    path: Path, threads: int | None = None, prefer_gpu: bool = True, cache_dir: Path | None = None
+) -> OnnxSession:
+    """Open an ONNX Runtime session on the best provider the installed runtime offers: TensorRT, CUDA, then CPU.
+
+    TensorRT runs with fp16 and caches its engines in `cache_dir` (default: `<model stem>.trt/` beside the model).
+    `threads` sets CPU intra-op threads (default: ONNX Runtime's). `prefer_gpu=False` asks for CPU only. After the
+    session is made its real providers are read back; when the best provider that was asked for and offered is not
+    the one in use (e.g. onnxruntime-gpu without a working CUDA), a WARNING says so. Raises ModelError when the
+    model file is missing or ONNX Runtime cannot load it.
+    """
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: ONNX model not found")
+    available = list(ort.get_available_providers())
+    wanted = PROVIDER_ORDER if prefer_gpu else ("CPUExecutionProvider",)
+    offered = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+    if prefer_gpu and offered[0] == "CPUExecutionProvider":
+        log.info("ONNX Runtime %s offers no GPU provider (installed: %s): running on CPU", ort.__version__, available)
+    providers = [(p, _provider_options(p, path, cache_dir)) for p in offered]
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own unrelated types (Fail, InvalidGraph, ...)
+        raise ModelError(f"{path}: ONNX Runtime cannot load the model: {str(exc).splitlines()[0]}") from exc
+
+    in_use = session.get_providers()[0]
+    if in_use != offered[0]:
+        log.warning(
+            "%s: %s was wanted and is installed but the session runs on %s (providers in use: %s)",
+            path.name,
+            offered[0],
+            in_use,
+            ", ".join(session.get_providers()),
+        )
+    else:
+        log.info("%s: ONNX Runtime on %s", path.name, in_use)
+    return OnnxSession(session=session, path=path, provider=in_use, wanted=tuple(offered))
+
+
+def _provider_options(provider: str, model_path: Path, cache_dir: Path | None) -> dict[str, str]:
+    """Options per provider: TensorRT builds fp16 engines and caches them (a build takes minutes)."""
+    if provider != "TensorrtExecutionProvider":
+        return {}
+    engine_dir = Path(cache_dir) if cache_dir is not None else model_path.with_suffix(".trt")
+    os.makedirs(engine_dir, exist_ok=True)
+    return {
+        "trt_fp16_enable": "True",
+        "trt_engine_cache_enable": "True",
+        "trt_engine_cache_path": str(engine_dir),
+        "trt_timing_cache_enable": "True",
+        "trt_timing_cache_path": str(engine_dir),
+    }
