@@ -107,6 +107,34 @@ def speed(data_dir: Path, repeats: int) -> None:
             print(f"{width}x{height:<5} {model:<10} {torch_s:12.3f} {ort_s:12.3f} {ratio:9.2f}x  {ort.provider}")
 
 
+def gpu_speed(data_dir: Path, repeats: int) -> None:
+    """Network-only frames per second at 1920x1088 on each GPU provider the installed onnxruntime offers.
+
+    CUDA runs the fp16 graph; TensorRT runs the fp32 graph with its own fp16 engines (built once, cached). The
+    published anchor is RIFE 4.x at 1080p fp16: about 54 fps with ONNX Runtime CUDA, 71 fps with TensorRT, RTX 3090.
+    """
+    import onnxruntime
+
+    from dreamplate.interp.rife import ensure_onnx
+    from dreamplate.runtime.onnx import make_session
+    from dreamplate.runtime.weights import pinned
+
+    offered = [
+        p for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") if p in onnxruntime.get_available_providers()
+    ]
+    print("\nGPU: network-only fps at 1920x1088, batch 1")
+    if not offered:
+        print(f"onnxruntime {onnxruntime.__version__} offers no GPU provider here: GPU figures still to be taken")
+        return
+    a, b = (np.ascontiguousarray(x.transpose(2, 0, 1)[None]) for x in frame_pair(1920, 1088, data_dir))
+    for model in ("rife-hdv3", "rife-v4"):
+        for provider in offered:
+            path = ensure_onnx(pinned(model), fp16=provider == "CUDAExecutionProvider")
+            session = make_session(path, providers=(provider,), cache_dir=path.parent / "trt-cache")
+            seconds = best_of(lambda x, y, s=session: s.run(x, y, 0.5), a, b, max(repeats, 10))
+            print(f"{model:<10} {session.provider:<28} {1.0 / seconds:8.1f} fps  ({path.name})")
+
+
 def memory(data_dir: Path) -> None:
     """Peak RSS of one learned in-between per plate size, each in a fresh process (auto scale)."""
     print(f"\npeak RSS of one learned in-between ({DEFAULT_LEARNED}, onnx, --scale auto), fresh process each")
@@ -139,12 +167,15 @@ def main() -> None:
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also peak RSS at 2K and 4K")
+    parser.add_argument("--gpu", action="store_true", help="also fps on each GPU provider (CUDA fp16, TensorRT)")
     args = parser.parse_args()
     cv2.setNumThreads(THREADS)
     if not args.no_quality:
         quality(args.data, args.sets)
     if not args.no_speed:
         speed(args.data, args.repeats)
+    if args.gpu:
+        gpu_speed(args.data, args.repeats)
     if args.memory:
         memory(args.data)
 

@@ -213,15 +213,20 @@ class OnnxSession:
 
 
 def make_session(
-    path: Path, threads: int | None = None, prefer_gpu: bool = True, cache_dir: Path | None = None
+    path: Path,
+    threads: int | None = None,
+    prefer_gpu: bool = True,
+    cache_dir: Path | None = None,
+    providers: tuple[str, ...] | None = None,
 ) -> OnnxSession:
     """Open an ONNX Runtime session on the best provider the installed runtime offers: TensorRT, CUDA, then CPU.
 
     TensorRT runs with fp16 and caches its engines in `cache_dir` (default: `<model stem>.trt/` beside the model).
     `threads` sets CPU intra-op threads (default: ONNX Runtime's). `prefer_gpu=False` asks for CPU only. After the
     session is made its real providers are read back; when the best provider that was asked for and offered is not
-    the one in use (e.g. onnxruntime-gpu without a working CUDA), a WARNING says so. Raises ModelError when the
-    model file is missing or ONNX Runtime cannot load it.
+    the one in use (e.g. onnxruntime-gpu without a working CUDA), a WARNING says so. `providers` replaces the
+    order (benchmarks time one provider at a time). Raises ModelError when the model file is missing or ONNX Runtime
+    cannot load it.
     """
     import onnxruntime as ort
 
@@ -229,7 +234,7 @@ def make_session(
     if not path.is_file():
         raise ModelError(f"{path}: ONNX model not found")
     available = list(ort.get_available_providers())
-    wanted = PROVIDER_ORDER if prefer_gpu else ("CPUExecutionProvider",)
+    wanted = providers or (PROVIDER_ORDER if prefer_gpu else ("CPUExecutionProvider",))
     offered = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
     if prefer_gpu and offered[0] == "CPUExecutionProvider":
         log.info("ONNX Runtime %s offers no GPU provider (installed: %s): running on CPU", ort.__version__, available)
