@@ -4,8 +4,8 @@
 # Works on a fresh Debian/Ubuntu machine with Python 3.11 or newer. Re-running it is safe: it
 # reuses the venv and only installs what is missing.
 #
-#   install/setup.sh            core, learned interpolation (torch, ONNX Runtime, RIFE weights), server, Ray, tests
-#   DREAMPLATE_EXTRAS=gen install/setup.sh   add optional parts (see pyproject.toml extras)
+#   install/setup.sh            core, learned interpolation (torch, ONNX Runtime, RIFE weights), diffusers, server, Ray, tests
+#   DREAMPLATE_EXTRAS=... install/setup.sh   add optional parts (see pyproject.toml extras)
 #   DREAMPLATE_NO_WEIGHTS=1 install/setup.sh skip fetching the pinned RIFE weights (offline machines)
 #
 # On a machine with an NVIDIA driver (nvidia-smi answers), the ONNX Runtime GPU build is chosen
@@ -39,7 +39,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 # 3. Choose the extras: GPU build of ONNX Runtime where a GPU answers.
-extras="dev,learned,onnx,server,ray,farm"
+extras="dev,learned,onnx,gen,server,ray,farm"
 if [ -n "${DREAMPLATE_EXTRAS:-}" ]; then extras="$extras,$DREAMPLATE_EXTRAS"; fi
 gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
