@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from common import DEFAULT_DATA, psnr, read_rgb, ssim, triplets  # noqa: E402
+from common import DEFAULT_DATA, evaluate, read_rgb, triplets  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 
@@ -86,19 +86,6 @@ def report(name: str, data: list[Triplet]) -> None:
         f"{flow_scores[1] / dis_scores[1]:7.4f} {flow_scores[2] / dis_scores[2]:8.2f}"
         f"   ({flow_scores[0] - dis_scores[0]:+.2f} dB, n={len(data)})"
     )
-
-
-def evaluate(method: Method, data: list[Triplet]) -> tuple[float, float, float]:
-    """Mean PSNR, mean SSIM and seconds per in-between of a method over a set."""
-    scores = []
-    seconds = 0.0
-    for _, a, gt, b in data:
-        start = time.perf_counter()
-        out = method(a, b)
-        seconds += time.perf_counter() - start
-        scores.append((psnr(out, gt), ssim(out, gt)))
-    mean_psnr, mean_ssim = np.mean(scores, axis=0)
-    return float(mean_psnr), float(mean_ssim), seconds / len(data)
 
 
 def timing_960(data_dir: Path, repeats: int = 3) -> tuple[float, float]:

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from common import DEFAULT_DATA, psnr, read_rgb, ssim, triplets  # noqa: E402
+from common import DEFAULT_DATA, evaluate, read_rgb, triplets  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 from dreamplate.interp.rife import LearnedEstimator, choose_scale, interpolate_learned  # noqa: E402
@@ -45,18 +45,6 @@ def learned(model: str, runtime: str = "onnx", tta: bool = False, scale="auto"):
 
 def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return interpolate_frame(estimate_flow(a, b, threads=THREADS), a, b, 0.5)
-
-
-def evaluate(method, data) -> tuple[float, float, float]:
-    """Mean PSNR, SSIM and seconds per in-between over a set."""
-    scores, seconds = [], 0.0
-    for _, a, gt, b in data:
-        start = time.perf_counter()
-        out = method(a, b)
-        seconds += time.perf_counter() - start
-        scores.append((psnr(out, gt), ssim(out, gt)))
-    mean_psnr, mean_ssim = np.mean(scores, axis=0)
-    return float(mean_psnr), float(mean_ssim), seconds / len(data)
 
 
 def quality(data_dir: Path, sets: list[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+from plates import write_plate
 
 from dreamplate.demo import render_plate_frame
 from dreamplate.errors import InputError
@@ -21,20 +22,7 @@ ACESCG_TAGS = {"colorInteropID": "lin_ap1_scene"}
 
 def _write_plate(folder: Path, frames, size=SIZE, overrides: dict | None = None) -> str:
     """A tiny demo plate (RGBA + Z) tagged ACEScg; returns its pattern."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames):
-        channels = render_plate_frame(index, len(frames), size)
-        channels.update((overrides or {}).get(frame, {}))
-        window = (0, 0, size[0] - 1, size[1] - 1)
-        image = ExrImage(
-            channels=channels,
-            pixel_types=dict.fromkeys(channels, "half"),
-            data_window=window,
-            display_window=window,
-            attributes=dict(ACESCG_TAGS),
-        )
-        write_exr(folder / f"plate.{frame:04d}.exr", image)
-    return str(folder / "plate.####.exr")
+    return write_plate(folder, frames, size, overrides)
 
 
 def _to_half_bits(a: np.ndarray) -> np.ndarray:

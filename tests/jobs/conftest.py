@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import plates
 import pytest
 
-from dreamplate.demo import render_plate_frame
-from dreamplate.io.exr import ExrImage, read_exr, write_exr
+from dreamplate.io.exr import read_exr
 from dreamplate.jobs.spec import JobSpec
 
 SIZE = (96, 64)
@@ -19,19 +19,7 @@ SOURCE_FRAMES = 9  # factor 2 makes 17 output frames, 1001-1017
 
 def write_plate(folder: Path, frames: range = range(FIRST, FIRST + SOURCE_FRAMES)) -> str:
     """A small demo plate (RGBA + Z, highlights far above 1.0) tagged ACEScg; returns its pattern."""
-    folder.mkdir(parents=True, exist_ok=True)
-    window = (0, 0, SIZE[0] - 1, SIZE[1] - 1)
-    for index, frame in enumerate(frames):
-        channels = render_plate_frame(index, len(frames), SIZE)
-        image = ExrImage(
-            channels=channels,
-            pixel_types=dict.fromkeys(channels, "half"),
-            data_window=window,
-            display_window=window,
-            attributes={"colorInteropID": "lin_ap1_scene"},
-        )
-        write_exr(folder / f"plate.{frame:04d}.exr", image)
-    return str(folder / "plate.####.exr")
+    return plates.write_plate(folder, frames, SIZE)
 
 
 def interpolate_job(plate: str, output: Path) -> JobSpec:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dreamplate.errors import JobError
-from dreamplate.jobs.store import STORE_NAME, JobStore, default_home, owner_alive, process_owner
+from dreamplate.jobs.store import STORE_NAME, JobStore, owner_alive, process_owner
+from dreamplate.userdirs import data_dir
 
 SPEC = {"schema": "dreamplate.job/1", "task": "interpolate", "inputs": ["/a.####.exr"], "output": "/o.####.exr"}
 DEAD_OWNER = "999999999:1.000"  # no such pid
@@ -24,7 +25,7 @@ def store(tmp_path: Path) -> JobStore:
 
 def test_store_lives_in_dreamplate_home_and_uses_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DREAMPLATE_HOME", str(tmp_path / "h"))
-    assert default_home() == tmp_path / "h"
+    assert data_dir() == tmp_path / "h"
     store = JobStore.open()
     assert store.path == tmp_path / "h" / STORE_NAME
     store.close()

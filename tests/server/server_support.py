@@ -12,10 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import plates
 import pytest
-
-from dreamplate.demo import render_plate_frame
-from dreamplate.io.exr import ExrImage, write_exr
 
 TOKEN = "test-token-0123456789"
 PLATE_SIZE = (64, 48)
@@ -23,19 +21,7 @@ PLATE_SIZE = (64, 48)
 
 def write_plate(folder: Path, count: int = 3, size: tuple[int, int] = PLATE_SIZE, first: int = 1001) -> str:
     """`count` frames of the demo plate (RGBA + Z, highlights above 1.0) tagged ACEScg; returns the #### pattern."""
-    folder.mkdir(parents=True, exist_ok=True)
-    window = (0, 0, size[0] - 1, size[1] - 1)
-    for index in range(count):
-        channels = render_plate_frame(index, count, size)
-        image = ExrImage(
-            channels=channels,
-            pixel_types=dict.fromkeys(channels, "half"),
-            data_window=window,
-            display_window=window,
-            attributes={"colorInteropID": "lin_ap1_scene"},
-        )
-        write_exr(folder / f"plate.{first + index:04d}.exr", image)
-    return str(folder / "plate.####.exr")
+    return plates.write_plate(folder, range(first, first + count), size)
 
 
 def interpolate_job(plate: str, output: str, **params: object) -> dict:

@@ -19,6 +19,7 @@ from typing import Any
 from dreamplate.errors import ModelError
 from dreamplate.io.atomic import atomic_path
 from dreamplate.runtime.weights import model_dirs, sha256_file
+from dreamplate.userdirs import cache_dir, config_dir
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def weights_sha256(model_dir: Path) -> str:
     Per-file hashes are cached by absolute path, size and mtime (ns), so only changed files are read again.
     """
     model_dir = Path(model_dir).resolve()
-    cache_path = _cache_dir() / HASH_CACHE_NAME
+    cache_path = cache_dir() / HASH_CACHE_NAME
     try:
         cache: dict[str, Any] = json.loads(cache_path.read_text())
     except (OSError, ValueError):
@@ -204,25 +205,6 @@ def weights_sha256(model_dir: Path) -> str:
 
 
 # --- registry ----------------------------------------------------------------------------------------------------
-
-
-def config_dir() -> Path:
-    """`$DREAMPLATE_HOME` when set (tests, studio installs), else the user config dir; the server uses the same rule."""
-    home = os.environ.get("DREAMPLATE_HOME")
-    if home:
-        return Path(home)
-    from platformdirs import user_config_path
-
-    return user_config_path("dreamplate", appauthor=False)
-
-
-def _cache_dir() -> Path:
-    home = os.environ.get("DREAMPLATE_HOME")
-    if home:
-        return Path(home) / "cache"
-    from platformdirs import user_cache_path
-
-    return user_cache_path("dreamplate", appauthor=False)
 
 
 def registry_path() -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dreamplate.errors import JobError
+from dreamplate.userdirs import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +105,6 @@ class JobEvent:
     data: dict[str, Any]
 
 
-def default_home() -> Path:
-    """Where the store lives: `$DREAMPLATE_HOME` when set (tests, studio installs), else the user data dir."""
-    home = os.environ.get("DREAMPLATE_HOME")
-    if home:
-        return Path(home)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("dreamplate", appauthor=False))
-
-
 def process_owner() -> str:
     """This process as a job owner: pid plus start time, so a recycled pid is not mistaken for a live owner."""
     return f"{os.getpid()}:{_start_time(os.getpid())}"
@@ -175,8 +166,8 @@ class JobStore:
 
     @classmethod
     def open(cls, home: Path | None = None) -> JobStore:
-        """The store under `home` (default: `default_home()`), with dead processes' jobs put back in the queue."""
-        return cls((home or default_home()) / STORE_NAME)
+        """The store under `home` (default: `userdirs.data_dir()`), with dead processes' jobs put back in the queue."""
+        return cls((home or data_dir()) / STORE_NAME)
 
     def close(self) -> None:
         with self._lock:

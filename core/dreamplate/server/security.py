@@ -21,6 +21,7 @@ from typing import Any
 
 from dreamplate.errors import DreamplateError
 from dreamplate.jobs.spec import JobSpec, task_spec
+from dreamplate.userdirs import config_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,6 @@ class ForbiddenPathError(DreamplateError):
 
 
 # --- token ------------------------------------------------------------------------------------------------------------
-
-
-def config_dir() -> Path:
-    """`$DREAMPLATE_HOME` when set, else the user config dir (`~/.config/dreamplate` on Linux)."""
-    home = os.environ.get("DREAMPLATE_HOME")
-    if home:
-        return Path(home)
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("dreamplate", appauthor=False))
 
 
 def token_path() -> Path:
