@@ -30,9 +30,16 @@ def test_tasks_publish_each_task_params_schema(api) -> None:
     assert interpolate["summary"]
 
 
-def test_models_lists_warm_models(api) -> None:
+def test_models_lists_what_jobs_may_name_and_what_is_warm(api, tmp_path, monkeypatch) -> None:
+    from dreamplate.gen import models
+
+    registry = {"broken": str(tmp_path / "gone")}
+    monkeypatch.setattr(models, "registered_models", lambda: {k: Path(v) for k, v in registry.items()})
     body = api.get("/v1/models").json()
     assert isinstance(body["loaded"], list) and body["max_loaded"] >= 1
+    assert {m["name"] for m in body["learned"]} == {"rife-hdv3", "rife-v4"}
+    assert [m["default"] for m in body["learned"] if m["name"] == "rife-hdv3"] == [True]
+    assert body["generative"][0]["name"] == "broken" and "gone" in body["generative"][0]["error"]
 
 
 def test_openapi_docs_describe_the_job_routes(api) -> None:

@@ -109,10 +109,42 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get("/v1/models", tags=["server"], dependencies=guarded)
     def models() -> dict[str, Any]:
-        """Models held warm by the workers now, least recently used first."""
-        from dreamplate.runtime.model_cache import MAX_MODELS, cached_keys
+        """The models a job may name (learned interpolation pins, registered generative models) and those held warm.
 
-        return {"loaded": [str(key) for key in cached_keys()], "max_loaded": MAX_MODELS}
+        Hosts fill their model menus from this; a registered model that no longer resolves is listed with its error.
+        """
+        from dreamplate.gen.models import registered_models, resolve_model
+        from dreamplate.runtime.model_cache import MAX_MODELS, cached_keys
+        from dreamplate.runtime.weights import DEFAULT_LEARNED, PINNED, find_weights
+
+        learned = [
+            {
+                "name": name,
+                "description": entry.description,
+                "installed": find_weights(entry) is not None,
+                "default": name == DEFAULT_LEARNED,
+            }
+            for name, entry in PINNED.items()
+        ]
+        generative = []
+        for name, path in registered_models().items():
+            try:
+                info = resolve_model(name)
+            except DreamplateError as exc:
+                generative.append({"name": name, "path": str(path), "error": str(exc)})
+                continue
+            generative.append(
+                {
+                    "name": name,
+                    "path": str(info.path),
+                    "family": info.family,
+                    "capabilities": sorted(info.capabilities),
+                    "hub_repo": info.hub_repo,
+                    "random_weights": info.random_weights,
+                }
+            )
+        loaded = [str(key) for key in cached_keys()]
+        return {"learned": learned, "generative": generative, "loaded": loaded, "max_loaded": MAX_MODELS}
 
     @app.get("/v1/tasks", tags=["jobs"], dependencies=guarded)
     def tasks() -> dict[str, Any]:
