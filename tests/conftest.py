@@ -1,5 +1,6 @@
 """Shared fixtures: the shared sample data beside the repo, found or failed (never skipped)."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ INSTALLED_MODEL_DIRS = model_dirs()
 def _empty_model_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with an empty model store, so `--method auto` means flow unless a test asks for models."""
     monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo the CLI's logging setup after each test: a test that runs a command must not make later ones chatty."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

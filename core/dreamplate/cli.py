@@ -95,7 +95,7 @@ def interpolate(
     inputs: Annotated[list[str], typer.Argument(help="Two frames (A B) or one sequence pattern (plate.####.exr).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or pattern for several frames.")],
     method: Annotated[
-        str, typer.Option(help="auto (learned when its weights are installed, else flow), flow or learned.")
+        str, typer.Option(help="auto (learned when its weights are installed, else flow), flow, learned or generative.")
     ] = "auto",
     model: Annotated[
         str | None, typer.Option(help="Learned model (dreamplate models list); default rife-hdv3.")
@@ -128,8 +128,21 @@ def interpolate(
     compression: Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa, none, ...")] = "zip",
     threads: Annotated[int | None, typer.Option(help="Worker threads (default: all cores).")] = None,
     force: Annotated[bool, typer.Option(help="Re-render frames that are already written.")] = False,
+    prompt: Annotated[str | None, typer.Option(help="Generative: what the in-betweens show.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Generative: seed (default 0).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Generative: denoising steps (default 30).")] = None,
 ) -> None:
-    """Make in-between frames: `A B -o mid.exr`, or retime `plate.####.exr --factor 2 -o out.####.exr`."""
+    """Make in-between frames: `A B -o mid.exr`, or retime `plate.####.exr --factor 2 -o out.####.exr`.
+
+    `FIRST LAST --method generative --model M --frames N --prompt T -o 'out.####.exr'`: N frames from a video
+    model, keys included, numbered from FIRST's frame number (else 1).
+    """
+    if method == "generative":
+        fields = {"prompt": prompt, "model": model, "seed": seed, "steps": steps, "colorspace": colorspace}
+        fields.update(ocio=None if ocio is None else str(ocio), part=part, view=view, compression=compression)
+        fields["pixel_type"] = "float" if float32 else None
+        _interpolate_generative(inputs, output, fields, frames, force)
+        return
     from pydantic import ValidationError
 
     from dreamplate.interp.retime import run_interpolate
@@ -222,6 +235,242 @@ def demo(
         _fail(str(exc))
         return
     out_console.print(result.summary(), markup=False, highlight=False)
+
+
+# --- generative ops: relight, sketch, keyframes ----------------------------------------------------------------------
+
+_Prompt = Annotated[str | None, typer.Option(help="What the result should look like.")]
+_Model = Annotated[str | None, typer.Option(help="Generative model: a registered name or a diffusers-layout folder.")]
+_Seed = Annotated[int | None, typer.Option(help="Seed (default 0); recorded in every frame.")]
+_Steps = Annotated[int | None, typer.Option(help="Denoising steps (default 30; a draft runs a quarter, at least 2).")]
+_Guidance = Annotated[float | None, typer.Option(help="Classifier-free guidance scale (default 5).")]
+_Negative = Annotated[str | None, typer.Option("--negative-prompt", help="What to avoid.")]
+_LightRef = Annotated[
+    str | None, typer.Option("--light-reference", help="Image of the wanted light (Wan VACE reference image).")
+]
+_Mask = Annotated[
+    str | None, typer.Option(help="Matte pattern (matte.####.exr) or 'alpha': only the matte's area may change.")
+]
+_MaskChannel = Annotated[str | None, typer.Option("--mask-channel", help="Matte channel (default A, else R).")]
+_Feather = Annotated[float | None, typer.Option(help="Soft edge inside the matte, in plate pixels (default 4).")]
+_Draft = Annotated[bool, typer.Option(help="Fast preview: about half the model size each side, few steps.")]
+_FromDraft = Annotated[
+    str | None, typer.Option("--from-draft", help="A draft's output pattern: render it in full, same seed/settings.")
+]
+_Size = Annotated[str | None, typer.Option(help="Model frame size WxH the plate is fitted into (default: model's).")]
+_MaxArea = Annotated[int | None, typer.Option("--max-area", help="At most this many model pixels per frame.")]
+_Window = Annotated[int | None, typer.Option(help="Frames per model call (default: the model's).")]
+_Overlap = Annotated[int | None, typer.Option(help="Frames shared by neighbouring windows (default window/4).")]
+_Frames = Annotated[str | None, typer.Option(help="Plate frame range, e.g. 1001-1100.")]
+_Colorspace = Annotated[str | None, typer.Option(help="Input colour space (OCIO name); default from the file.")]
+_Ocio = Annotated[str | None, typer.Option(help="OCIO config (else $OCIO, ocio_configs/, built-in).")]
+_Part = Annotated[str | None, typer.Option(help="EXR part (name or index); default the first.")]
+_View = Annotated[str | None, typer.Option(help="EXR view; default the file's default view.")]
+_Float = Annotated[bool, typer.Option("--float", help="Write 32-bit float instead of half.")]
+_Compression = Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa, none, ...")]
+_Device = Annotated[str | None, typer.Option(help="cpu or cuda[:N] (default: CUDA when available).")]
+_Offload = Annotated[str | None, typer.Option(help="auto, none, model or sequential CPU offload on CUDA.")]
+_Force = Annotated[bool, typer.Option(help="Re-render frames that are already written.")]
+
+
+def _gen_spec(cls, fields: dict):
+    """Build a generative op's spec from the options given (None = not given, so --from-draft can fill it)."""
+    from pydantic import ValidationError
+
+    given = {k: v for k, v in fields.items() if v is not None and v is not False}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if field_name:
+            message = f"--{field_name.replace('_', '-')}: {message[0].lower()}{message[1:]}, got {first['input']!r}"
+        _fail(message)
+        raise
+
+
+def _run_gen(run, spec, force: bool) -> None:
+    """Run a generative op with a progress bar; one ERROR line on failure, exit 130 on cancel."""
+    try:
+        with _LazyProgress() as progress:
+            result = run(spec, progress=progress.update, force=force)
+    except Cancelled as exc:
+        err_console.print(f"cancelled: {exc}", markup=False)
+        raise typer.Exit(130) from None
+    except DreamplateError as exc:
+        _fail(str(exc))
+        return
+    skipped = f", skipped {len(result.skipped)} already written" if result.skipped else ""
+    out_console.print(
+        f"wrote {len(result.written)} frames to {result.output}{skipped} ({result.method})",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _common_gen(**kw) -> dict:
+    """The options every generative command shares, named as the spec names them."""
+    kw["pixel_type"] = "float" if kw.pop("float32") else None
+    return kw
+
+
+@app.command()
+def relight(
+    plate: Annotated[str, typer.Argument(help="The plate's frame pattern, e.g. 'plate.####.exr'.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output pattern, e.g. 'out.####.exr'.")],
+    prompt: _Prompt = None,
+    strength: Annotated[
+        float | None, typer.Option(help="0..1: how far the result may leave the plate (0: unchanged; default 0.5).")
+    ] = None,
+    model: _Model = None,
+    seed: _Seed = None,
+    steps: _Steps = None,
+    guidance: _Guidance = None,
+    negative_prompt: _Negative = None,
+    light_reference: _LightRef = None,
+    mask: _Mask = None,
+    mask_channel: _MaskChannel = None,
+    feather: _Feather = None,
+    draft: _Draft = False,
+    from_draft: _FromDraft = None,
+    size: _Size = None,
+    max_area: _MaxArea = None,
+    window: _Window = None,
+    overlap: _Overlap = None,
+    frames: _Frames = None,
+    colorspace: _Colorspace = None,
+    ocio: _Ocio = None,
+    part: _Part = None,
+    view: _View = None,
+    float32: _Float = False,
+    compression: _Compression = "zip",
+    device: _Device = None,
+    offload: _Offload = None,
+    force: _Force = False,
+) -> None:
+    """Relight / restyle a plate with a video model: same structure and motion, the light the prompt asks for."""
+    fields = _common_gen(**{k: v for k, v in locals().items() if k not in ("plate", "force")})
+    from dreamplate.gen.relight import run_relight
+    from dreamplate.gen.spec import RelightSpec
+
+    spec = _gen_spec(RelightSpec, {**fields, "inputs": [plate]})
+    _run_gen(run_relight, spec, force)
+
+
+@app.command()
+def sketch(
+    blocking: Annotated[str, typer.Argument(help="The blocking pass / rough render pattern, e.g. 'blk.####.exr'.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output pattern, e.g. 'out.####.exr'.")],
+    prompt: _Prompt = None,
+    model: _Model = None,
+    strength: Annotated[
+        float | None, typer.Option(help="Models without control input only: v2v strength (default 0.9).")
+    ] = None,
+    conditioning_scale: Annotated[
+        float | None, typer.Option("--conditioning-scale", help="VACE: how closely to follow the blocking (1).")
+    ] = None,
+    seed: _Seed = None,
+    steps: _Steps = None,
+    guidance: _Guidance = None,
+    negative_prompt: _Negative = None,
+    light_reference: _LightRef = None,
+    mask: _Mask = None,
+    mask_channel: _MaskChannel = None,
+    feather: _Feather = None,
+    draft: _Draft = False,
+    from_draft: _FromDraft = None,
+    size: _Size = None,
+    max_area: _MaxArea = None,
+    window: _Window = None,
+    overlap: _Overlap = None,
+    frames: _Frames = None,
+    colorspace: _Colorspace = None,
+    ocio: _Ocio = None,
+    part: _Part = None,
+    view: _View = None,
+    float32: _Float = False,
+    compression: _Compression = "zip",
+    device: _Device = None,
+    offload: _Offload = None,
+    force: _Force = False,
+) -> None:
+    """Make a finished shot from a blocking pass: Wan VACE control video, else video-to-video at high strength."""
+    fields = _common_gen(**{k: v for k, v in locals().items() if k not in ("blocking", "force")})
+    from dreamplate.gen.sketch import run_sketch
+    from dreamplate.gen.spec import SketchSpec
+
+    spec = _gen_spec(SketchSpec, {**fields, "inputs": [blocking]})
+    _run_gen(run_sketch, spec, force)
+
+
+def _keys(texts: list[str]) -> dict[int, str]:
+    """`--key 1001=a.exr` (repeatable) -> {1001: "a.exr"}."""
+    keys: dict[int, str] = {}
+    for text in texts:
+        frame, sep, path = text.partition("=")
+        if not sep or not frame.strip().lstrip("-").isdigit() or not path:
+            _fail(f"--key: expected FRAME=IMAGE such as 1001=key_a.exr, got {text!r}")
+        if int(frame) in keys:
+            _fail(f"--key: frame {int(frame)} given twice")
+        keys[int(frame)] = path
+    return keys
+
+
+@app.command()
+def keyframes(
+    key: Annotated[list[str], typer.Option(help="FRAME=IMAGE, repeat for each keyframe (two or more).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output pattern, e.g. 'out.####.exr'.")],
+    prompt: _Prompt = None,
+    model: _Model = None,
+    seed: _Seed = None,
+    steps: _Steps = None,
+    guidance: _Guidance = None,
+    negative_prompt: _Negative = None,
+    light_reference: _LightRef = None,
+    draft: _Draft = False,
+    from_draft: _FromDraft = None,
+    size: _Size = None,
+    max_area: _MaxArea = None,
+    colorspace: _Colorspace = None,
+    ocio: _Ocio = None,
+    part: _Part = None,
+    view: _View = None,
+    float32: _Float = False,
+    compression: _Compression = "zip",
+    device: _Device = None,
+    offload: _Offload = None,
+    force: _Force = False,
+) -> None:
+    """Generate every frame from the first key to the last, passing exactly through each key."""
+    fields = _common_gen(**{k: v for k, v in locals().items() if k not in ("key", "force")})
+    from dreamplate.gen.keyframes import run_keyframes
+    from dreamplate.gen.spec import KeyframesSpec
+
+    spec = _gen_spec(KeyframesSpec, {**fields, "keys": _keys(key)})
+    _run_gen(run_keyframes, spec, force)
+
+
+def _interpolate_generative(inputs: list[str], output: str, fields: dict, count: str | None, force: bool) -> None:
+    """`interpolate FIRST LAST --method generative --frames N`: N frames (keys included) from FIRST to LAST.
+
+    Frame numbers: FIRST's own frame number (the digits before its extension, e.g. plate.1001.exr) numbers the
+    first output frame, the rest follow consecutively; without digits the output starts at 1.
+    """
+    import re
+
+    from dreamplate.gen.keyframes import run_keyframes
+    from dreamplate.gen.spec import KeyframesSpec
+
+    if len(inputs) != 2:
+        _fail(f"--method generative: give two keyframes FIRST LAST, got {len(inputs)} inputs")
+    if count is None or not count.isdigit() or int(count) < 3:
+        _fail(f"--frames: with --method generative, the number of frames (3 or more, keys included), got {count!r}")
+    match = re.search(r"(\d+)\.[^.]+$", Path(inputs[0]).name)
+    start = int(match.group(1)) if match else 1
+    keys = {start: inputs[0], start + int(count) - 1: inputs[1]}
+    spec = _gen_spec(KeyframesSpec, {**fields, "keys": keys, "output": output})
+    _run_gen(run_keyframes, spec, force)
 
 
 models_app = typer.Typer(help="Local models: list them, fetch pinned weights.", no_args_is_help=True)
@@ -357,6 +606,26 @@ def models_init_random(
     except DreamplateError as exc:
         _fail(str(exc))
     out_console.print(f"{kind} ({size}, random weights): {path}", markup=False, highlight=False)
+
+
+@models_app.command("export")
+def models_export(
+    name: Annotated[str, typer.Argument(help="A registered model name or a diffusers-layout model directory.")],
+    precision: Annotated[str, typer.Option(help="fp16 (GPU providers) or fp32.")] = "fp16",
+    opset: Annotated[int, typer.Option(help="ONNX opset (17-21).")] = 18,
+    force: Annotated[bool, typer.Option(help="Export again even when a valid cached export exists.")] = False,
+) -> None:
+    """Export a video model's transformer and VAE to ONNX (cached by weights sha256 and settings) for --runtime onnx."""
+    from dreamplate.gen.models import resolve_model
+    from dreamplate.gen.onnx_export import export_model
+
+    try:
+        exported = export_model(resolve_model(name), precision=precision, opset=opset, force=force)
+    except DreamplateError as exc:
+        _fail(str(exc))
+    size = sum(p.stat().st_size for p in exported.path.iterdir() if p.is_file()) / 2**20
+    what = f"{name}: {', '.join(exported.graphs)} ({exported.precision}, opset {exported.opset}, {exported.exporter})"
+    out_console.print(f"{what}, {size:.1f} MiB: {exported.path}", markup=False, highlight=False)
 
 
 @app.command()

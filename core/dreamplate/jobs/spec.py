@@ -37,6 +37,24 @@ TASKS: dict[str, TaskEntry] = {
         frames="dreamplate.interp.retime:plan_output_frames",
         summary="in-betweens, retimes and frame-rate changes of an EXR plate (flow or learned)",
     ),
+    "relight": TaskEntry(
+        spec="dreamplate.gen.spec:RelightSpec",
+        run="dreamplate.gen.relight:run_relight",
+        frames="dreamplate.gen.relight:relight_frames",
+        summary="relight / restyle a plate with a video-to-video model (Wan, LTX-Video), optionally inside a matte",
+    ),
+    "sketch": TaskEntry(
+        spec="dreamplate.gen.spec:SketchSpec",
+        run="dreamplate.gen.sketch:run_sketch",
+        frames="dreamplate.gen.sketch:sketch_frames",
+        summary="a blocking pass or rough render made into a finished shot (Wan VACE control video, else v2v)",
+    ),
+    "keyframes": TaskEntry(
+        spec="dreamplate.gen.spec:KeyframesSpec",
+        run="dreamplate.gen.keyframes:run_keyframes",
+        frames="dreamplate.gen.keyframes:keyframes_frames",
+        summary="frames generated between two or more keyframes, passing exactly through each",
+    ),
 }
 
 
