@@ -10,7 +10,6 @@ as soon as every window touching it is done.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -20,14 +19,15 @@ from typing import Any
 import numpy as np
 
 from dreamplate.color.model_space import VideoModelSpace
-from dreamplate.color.ocio import COLOR_ATTRIBUTES, ColorConfig, SpaceChoice, output_attributes
+from dreamplate.color.ocio import ColorConfig, SpaceChoice, frame_attributes
 from dreamplate.errors import Cancelled, InputError, JobError, ModelError
 from dreamplate.gen.models import ModelInfo
 from dreamplate.gen.plate import ModelGeometry, composite_with_matte, from_model, place_on_display, read_matte, to_model
 from dreamplate.gen.spec import GenSpec
 from dreamplate.gen.windows import Window, anchor_colour, blend_weights, measure_shift, seed_for_window, valid_length
 from dreamplate.io.exr import ExrImage, PartInfo, choose_part, read_exr, read_info, window_size, write_exr
-from dreamplate.io.provenance import Provenance, carried_attributes
+from dreamplate.io.outputs import finished
+from dreamplate.io.provenance import Provenance
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
 
 log = logging.getLogger(__name__)
@@ -159,21 +159,6 @@ def output_paths(output: str, frames: list[int]) -> tuple[str, dict[int, Path]]:
     return seq.pattern, {f: seq.path(f) for f in frames}
 
 
-def check_outputs(outputs: dict[int, Path], inputs: Collection[Path]) -> None:
-    """Refuse an output that is an input, and an output folder that cannot be made or written."""
-    resolved = {Path(p).resolve() for p in inputs}
-    for frame, out in outputs.items():
-        if out.resolve() in resolved:
-            raise InputError(f"{out}: output frame {frame} would overwrite an input; choose another output name")
-    for folder in sorted({p.parent for p in outputs.values()}):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".dreamplate-probe-"):
-                pass
-        except OSError as exc:
-            raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from exc
-
-
 def mask_paths(spec: Any, plate: PlateSequence) -> dict[int, Path] | None:
     """The matte file per plate frame (None: no mask; {}: the plate's own channel); InputError for missing ones."""
     if spec.mask is None:
@@ -193,18 +178,6 @@ def mask_paths(spec: Any, plate: PlateSequence) -> dict[int, Path] | None:
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
-
-
-def frame_attributes(
-    source: dict[str, Any], provenance: Provenance, cfg: ColorConfig, space: SpaceChoice
-) -> dict[str, Any]:
-    """Source attributes that still hold, the colour tags of the plate's space, and this frame's provenance."""
-    attributes = carried_attributes(source)
-    for name in COLOR_ATTRIBUTES:
-        attributes.pop(name, None)  # rewritten as a set: a stale tag beside new ones would contradict them
-    attributes.update(output_attributes(cfg, space.name, source, keep_source=space.fallback))
-    attributes.update(provenance.to_attributes())
-    return attributes
 
 
 def write_generated(
@@ -256,24 +229,6 @@ def write_passthrough(
         attributes=frame_attributes(plate.attributes, provenance, cfg, space),
     )
     write_exr(path, image, pixel_type=spec.pixel_type, compression=spec.compression)
-
-
-def finished(path: Path, provenance: Provenance) -> bool:
-    """True when `path` already holds this very frame (same operation, settings, sources and weights)."""
-    if not path.is_file():
-        return False
-    try:
-        existing = Provenance.from_attributes(read_info(path)[0].attributes, str(path))
-    except InputError:
-        return False
-    return (
-        existing is not None
-        and existing.operation == provenance.operation
-        and existing.method == provenance.method
-        and existing.parameters == provenance.parameters
-        and existing.sources == provenance.sources
-        and existing.weights_sha256 == provenance.weights_sha256
-    )
 
 
 def settings_parameters(spec: GenSpec, **extra: Any) -> dict[str, Any]:

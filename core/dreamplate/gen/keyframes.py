@@ -28,8 +28,6 @@ from dreamplate.gen.engine import (
     ProgressCallback,
     apply_draft,
     call_pipeline,
-    check_outputs,
-    finished,
     output_paths,
     part_arg,
     read_plate,
@@ -45,6 +43,7 @@ from dreamplate.gen.engine import (
 from dreamplate.gen.plate import fit_geometry, from_model, to_model
 from dreamplate.gen.spec import KeyframesSpec
 from dreamplate.io.exr import choose_part, read_info, window_size
+from dreamplate.io.outputs import check_outputs, finished
 from dreamplate.io.provenance import Provenance
 
 log = logging.getLogger(__name__)

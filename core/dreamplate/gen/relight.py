@@ -31,9 +31,7 @@ from dreamplate.gen.engine import (
     Stream,
     apply_draft,
     call_pipeline,
-    check_outputs,
     check_plate,
-    finished,
     mask_paths,
     output_paths,
     read_plate,
@@ -50,6 +48,7 @@ from dreamplate.gen.engine import (
 from dreamplate.gen.plate import fit_geometry
 from dreamplate.gen.spec import RelightSpec
 from dreamplate.gen.windows import Window, plan_windows
+from dreamplate.io.outputs import check_outputs, finished
 from dreamplate.io.provenance import Provenance
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,6 @@ from dreamplate.gen.engine import (
     Stream,
     apply_draft,
     call_pipeline,
-    check_outputs,
     check_plate,
     mask_paths,
     output_paths,
@@ -45,6 +44,7 @@ from dreamplate.gen.engine import (
 from dreamplate.gen.plate import fit_geometry
 from dreamplate.gen.spec import SketchSpec
 from dreamplate.gen.windows import Window, plan_windows
+from dreamplate.io.outputs import check_outputs
 from dreamplate.io.provenance import Provenance
 
 log = logging.getLogger(__name__)

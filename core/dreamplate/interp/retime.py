@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ import numpy as np
 
 from dreamplate.color.model_space import log_model_space
 from dreamplate.color.ocio import (
-    COLOR_ATTRIBUTES,
     convert,
+    frame_attributes,
     load_config,
     output_attributes,
     resolve_input_space,
@@ -35,7 +34,8 @@ from dreamplate.errors import Cancelled, InputError
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
 from dreamplate.io.exr import Box, ExrImage, PartInfo, choose_part, read_exr, read_info, write_exr
-from dreamplate.io.provenance import Provenance, carried_attributes
+from dreamplate.io.outputs import check_outputs, finished
+from dreamplate.io.provenance import Provenance
 from dreamplate.io.raster import RASTER_SUFFIXES, read_raster, write_raster
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
 
@@ -132,7 +132,7 @@ def run_interpolate(
         log.info("colour space: %s (%s)", space.name, space.reason if display is None else f"from {display}")
     model = log_model_space()
     # 3. Outputs: never an input, folder writable.
-    _check_outputs(plan)
+    check_outputs(plan.outputs, plan.sources.values())
     method = _choose_method(spec)
 
     # The method's module is imported here: the learned method brings ONNX Runtime or torch.
@@ -436,37 +436,11 @@ def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
 # --- 3. output checks ----------------------------------------------------------------------------------------------
 
 
-def _check_outputs(plan: _Plan) -> None:
-    """Refuse an output that is an input, and an output folder that cannot be made or written."""
-    inputs = {p.resolve() for p in plan.sources.values()}
-    for frame, out in plan.outputs.items():
-        if out.resolve() in inputs:
-            raise InputError(f"{out}: output frame {frame} would overwrite an input; choose another output name")
-    for folder in sorted({p.parent for p in plan.outputs.values()}):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".dreamplate-probe-"):
-                pass
-        except OSError as exc:
-            raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from exc
-
-
 def _finished(out_path: Path, provenance: Provenance, exr_out: bool) -> bool:
     """True when `out_path` already holds this very frame (same sources and settings), so a re-run skips it."""
-    if not out_path.is_file():
-        return False
     if not exr_out:
-        return True  # PNG/TIFF carry no provenance here: an existing, atomically written file is a finished one.
-    try:
-        existing = Provenance.from_attributes(read_info(out_path)[0].attributes)
-    except InputError:
-        return False
-    return (
-        existing is not None
-        and existing.parameters == provenance.parameters
-        and existing.sources == provenance.sources
-        and existing.method == provenance.method
-    )
+        return out_path.is_file()  # PNG/TIFF carry no provenance here: an atomically written file is a finished one
+    return finished(out_path, provenance)
 
 
 # --- 4. frames -----------------------------------------------------------------------------------------------------
@@ -599,17 +573,11 @@ def _output_attributes(
     An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated; after a
     frame-rate change (`fps`) no source timecode holds, and framesPerSecond becomes the new rate.
     """
-    attributes = carried_attributes(source)
+    attributes = frame_attributes(source, provenance, cfg, space)
     if not keep_timecode:
         attributes.pop("timeCode", None)
     if fps is not None:
         attributes["framesPerSecond"] = Fraction(fps).limit_denominator(1001)
-    if space is not None:
-        # The colour tags are rewritten as a set: a stale tag left beside new ones would contradict them.
-        for name in COLOR_ATTRIBUTES:
-            attributes.pop(name, None)
-        attributes.update(output_attributes(cfg, space.name, source, keep_source=space.fallback))
-    attributes.update(provenance.to_attributes())
     return attributes
 
 
