@@ -145,7 +145,9 @@ def test_draft_then_from_draft_keeps_seed_and_settings_at_full_size(tmp_path: Pa
     assert f.parameters["model_size"] == [32, 32] and f.parameters["draft_steps"] == 8
 
 
-def test_resume_writes_only_the_missing_frame(tmp_path: Path, tiny_wan_t2v: Path) -> None:
+def test_resume_writes_only_the_missing_frame(
+    tmp_path: Path, tiny_wan_t2v: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plate = write_plate(tmp_path / "in", range(1, 6), SIZE)
     spec = RelightSpec(inputs=[plate], output=str(tmp_path / "o.####.exr"), model=str(tiny_wan_t2v), **FAST)
     run_relight(spec)
@@ -154,6 +156,9 @@ def test_resume_writes_only_the_missing_frame(tmp_path: Path, tiny_wan_t2v: Path
     again = run_relight(spec)
     assert [p.name for p in again.written] == ["o.0003.exr"] and len(again.skipped) == 4
     np.testing.assert_array_equal(before, _rgb(tmp_path / "o.0003.exr"))
+    with monkeypatch.context() as patch:  # all finished: the model is never loaded
+        patch.setattr("dreamplate.gen.pipelines.load_pipeline", lambda *a, **k: pytest.fail("pipeline loaded"))
+        assert len(run_relight(spec).skipped) == 5
     other = run_relight(spec.model_copy(update={"seed": 1}))
     assert len(other.written) == 5  # other settings: nothing is skipped
 

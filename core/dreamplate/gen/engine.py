@@ -413,6 +413,21 @@ Generate = Callable[[Window, np.ndarray, int, StepCallback], np.ndarray]
 """(window, model-space input frames (length, h, w, 3), seed, step callback) -> model frames (length, h, w, 3)."""
 
 
+class LazyPipeline:
+    """A pipeline loaded on first use, so a run whose frames are all finished never loads a model."""
+
+    def __init__(self, info: ModelInfo, purpose: str, device: str | None, offload: str) -> None:
+        self.info, self.purpose, self.device, self.offload = info, purpose, device, offload
+        self._pipe: Any = None
+
+    def get(self) -> Any:
+        if self._pipe is None:
+            from dreamplate.gen.pipelines import load_pipeline
+
+            self._pipe = load_pipeline(self.info, self.purpose, device=self.device, offload=self.offload)
+        return self._pipe
+
+
 @dataclass
 class Stream:
     """One windowed run over a plate: what to read, what to write, and how to generate a window."""

@@ -26,6 +26,7 @@ from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
 from dreamplate.gen.engine import (
     GenResult,
+    LazyPipeline,
     ProgressCallback,
     StepCallback,
     Stream,
@@ -116,7 +117,7 @@ def run_relight(
 
     # 3. The model: it must do video-to-video.
     from dreamplate.gen.models import resolve_model
-    from dreamplate.gen.pipelines import describe_device, load_pipeline, pipeline_class_for
+    from dreamplate.gen.pipelines import describe_device, pipeline_class_for
 
     info = resolve_model(spec.model)
     pipeline_class = pipeline_class_for(info, "v2v")
@@ -145,7 +146,7 @@ def run_relight(
         info.name or info.path,
     )
     device = describe_device(spec.device)
-    pipe = load_pipeline(info, "v2v", device=spec.device, offload=spec.offload)
+    pipe = LazyPipeline(info, "v2v", spec.device, spec.offload)  # loaded by the first window that runs
     params = settings_parameters(
         spec,
         model_size=list(geometry.model_size),
@@ -180,15 +181,15 @@ def run_relight(
         "guidance_scale": spec.guidance,
         "height": geometry.model_size[1],
         "width": geometry.model_size[0],
-        "max_sequence_length": sequence_length(pipe, info.family),
     }
 
     def generate(win: Window, model_in: np.ndarray, seed: int, on_step: StepCallback) -> np.ndarray:
         from dreamplate.gen.pipelines import make_generator
 
         kwargs: dict[str, Any] = {**common, "generator": make_generator(seed)}
+        kwargs["max_sequence_length"] = sequence_length(pipe.get(), info.family)
         kwargs.update(v2v_inputs(info, to_pil(model_in), spec.strength, settings.steps))
-        return call_pipeline(pipe, kwargs, f"relight window {win.index}", cancelled, on_step)
+        return call_pipeline(pipe.get(), kwargs, f"relight window {win.index}", cancelled, on_step)
 
     # 5. Stream the windows.
     stream = Stream(

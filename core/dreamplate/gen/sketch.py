@@ -23,6 +23,7 @@ from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
 from dreamplate.gen.engine import (
     GenResult,
+    LazyPipeline,
     ProgressCallback,
     StepCallback,
     Stream,
@@ -76,7 +77,7 @@ def run_sketch(
 
     # 2. The model: control video where it can, else v2v at high strength.
     from dreamplate.gen.models import resolve_model
-    from dreamplate.gen.pipelines import describe_device, load_pipeline, make_generator, pipeline_class_for
+    from dreamplate.gen.pipelines import describe_device, make_generator, pipeline_class_for
 
     info = resolve_model(spec.model)
     purpose = "control" if "control" in info.capabilities else "v2v"
@@ -104,7 +105,7 @@ def run_sketch(
     if spec.light_reference is not None:
         reference = read_reference(Path(spec.light_reference), geometry.model_size, space_v)
     device = describe_device(spec.device)
-    pipe = load_pipeline(info, purpose, device=spec.device, offload=spec.offload)
+    pipe = LazyPipeline(info, purpose, spec.device, spec.offload)  # loaded by the first window that runs
     params = settings_parameters(
         spec,
         purpose=purpose,
@@ -142,13 +143,13 @@ def run_sketch(
         "guidance_scale": spec.guidance,
         "height": geometry.model_size[1],
         "width": geometry.model_size[0],
-        "max_sequence_length": sequence_length(pipe, info.family),
     }
 
     def generate(win: Window, model_in: np.ndarray, seed: int, on_step: StepCallback) -> np.ndarray:
         from PIL import Image
 
         kwargs: dict[str, Any] = {**common, "generator": make_generator(seed)}
+        kwargs["max_sequence_length"] = sequence_length(pipe.get(), info.family)
         frames = to_pil(model_in)
         if purpose == "control":
             white = Image.new("L", frames[0].size, 255)  # 255: generate everywhere, following the control video
@@ -162,7 +163,7 @@ def run_sketch(
                 kwargs["reference_images"] = [reference]
         else:
             kwargs.update(v2v_inputs(info, frames, spec.strength, settings.steps))
-        return call_pipeline(pipe, kwargs, f"sketch window {win.index}", cancelled, on_step)
+        return call_pipeline(pipe.get(), kwargs, f"sketch window {win.index}", cancelled, on_step)
 
     # 4. Stream the windows.
     stream = Stream(
