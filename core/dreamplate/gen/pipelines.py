@@ -131,4 +131,3 @@ def _load(info: ModelInfo, class_name: str, device: str, dtype: Any, offload: st
     else:
         pipe.to(device)
     return pipe
-

@@ -228,6 +228,23 @@ def make_session(
     order (benchmarks time one provider at a time). Raises ModelError when the model file is missing or ONNX Runtime
     cannot load it.
     """
+    session, in_use, offered = open_session(path, threads, prefer_gpu, cache_dir, providers)
+    return OnnxSession(session=session, path=Path(path), provider=in_use, wanted=offered)
+
+
+def open_session(
+    path: Path,
+    threads: int | None = None,
+    prefer_gpu: bool = True,
+    cache_dir: Path | None = None,
+    providers: tuple[str, ...] | None = None,
+    trt_options: dict[str, str] | None = None,
+) -> tuple[Any, str, tuple[str, ...]]:
+    """(ONNX Runtime session, provider in use, providers asked for) for any graph, with `make_session`'s rules.
+
+    The general form of `make_session` for graphs with other inputs than the flow nets' (the video model's
+    transformer and VAE). `trt_options` adds TensorRT provider options (e.g. dynamic-shape profiles).
+    """
     import onnxruntime as ort
 
     path = Path(path)
@@ -238,7 +255,10 @@ def make_session(
     offered = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
     if prefer_gpu and offered[0] == "CPUExecutionProvider":
         log.info("ONNX Runtime %s offers no GPU provider (installed: %s): running on CPU", ort.__version__, available)
-    providers = [(p, _provider_options(p, path, cache_dir)) for p in offered]
+    chosen = []
+    for name in offered:
+        extra = trt_options or {} if name == "TensorrtExecutionProvider" else {}
+        chosen.append((name, _provider_options(name, path, cache_dir) | extra))
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -246,7 +266,7 @@ def make_session(
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own unrelated types (Fail, InvalidGraph, ...)
         raise ModelError(f"{path}: ONNX Runtime cannot load the model: {str(exc).splitlines()[0]}") from exc
 
@@ -261,7 +281,7 @@ def make_session(
         )
     else:
         log.info("%s: ONNX Runtime on %s", path.name, in_use)
-    return OnnxSession(session=session, path=path, provider=in_use, wanted=tuple(offered))
+    return session, in_use, tuple(offered)
 
 
 def _provider_options(provider: str, model_path: Path, cache_dir: Path | None) -> dict[str, str]:
