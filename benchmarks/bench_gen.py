@@ -12,11 +12,19 @@ the full setting (the family's native size, frame count and `--steps`) and the d
 steps // 4, same frames: what `--draft` renders) side by side with their ratio. The guidance scales are the
 pipelines' defaults (Wan 5.0, LTX 3.0: classifier-free guidance, two transformer passes per step).
 A real build writes the full UMT5-XXL / T5-XXL text encoders: about 14 GB of disk and RAM per kind.
+
+`--runtime torch onnx` (the default: both) times torch eager and ONNX Runtime in the same run, one row per runtime
+and provider, then their ratio (torch / onnx: above 1 means ONNX Runtime is faster). ONNX rows use the export
+`dreamplate models export` makes (fp32 on the CPU, fp16 on CUDA; made here once when missing, its time shown apart)
+with the text encoder and scheduler still torch; on CUDA one row per GPU provider installed (TensorRT, CUDA). On
+CUDA peak VRAM is the device's used memory sampled every 5 ms (ONNX Runtime's arena is invisible to torch's
+allocator statistics); a TensorRT row's load s includes the engine build when no engine is cached yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -25,6 +33,7 @@ import resource
 import shutil
 import statistics
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -47,6 +56,8 @@ from dreamplate.runtime.model_cache import release_models  # noqa: E402
 from dreamplate.runtime.weights import model_dirs  # noqa: E402
 
 KINDS = ("wan-t2v", "wan-vace", "ltx")
+RUNTIMES = ("torch", "onnx")
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 PURPOSE = {"wan-t2v": "v2v", "wan-vace": "control", "ltx": "v2v"}
 NATIVE = {"wan": ((832, 480), 81), "ltx": ((768, 512), 121)}  # the published checkpoints' training size and window
 TINY = ((32, 32), 9)
@@ -170,6 +181,9 @@ def print_plan(plans: list[Plan], args: argparse.Namespace) -> None:
     print(f"bench_gen dry run, size {args.size}: configs instantiated on the meta device, nothing allocated or built")
     print(f"{BANNER}; models dir {args.models_dir}")
     print(f"device here: {describe_device(args.device)}; on CUDA: bfloat16, Wan VAE float32; offload {args.offload}")
+    if "onnx" in args.runtime:
+        print("runtimes: torch eager and ONNX Runtime (export fp32 on the CPU provider; fp16 on CUDA, one row each for "
+              "TensorRT and CUDA where installed)")  # fmt: skip
     print(f"{'kind':<9} {'checkpoint -> pipeline (purpose)':<52} {'transformer':>11} {'text enc':>9} {'vae':>7}"
           f" {'total':>8} {'GiB bf16':>9} {'CUDA GiB':>9}  built")  # fmt: skip
     for plan in plans:
@@ -261,6 +275,31 @@ class StepClock:
         return {}
 
 
+class VramSampler:
+    """The device's used memory (total - free, all allocators: torch's and ONNX Runtime's) sampled on a thread."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period, self.peak = period, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import torch
+
+        while not self._stop.is_set():
+            free, total = torch.cuda.mem_get_info()
+            self.peak = max(self.peak, total - free)
+            self._stop.wait(self.period)
+
+    def __enter__(self) -> VramSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def reset_peak(cuda: bool) -> bool:
     """Reset the peak-memory counter: CUDA allocator stats, or the process's peak RSS (Linux clear_refs)."""
     import torch
@@ -327,10 +366,12 @@ def timed_call(pipe: Any, kwargs: dict[str, Any], frames: int, cuda: bool) -> di
     clock = StepClock(cuda)
     handle = pipe.transformer.register_forward_pre_hook(clock.before_transformer)
     reset_ok = reset_peak(cuda)
+    sampler = VramSampler() if cuda else contextlib.nullcontext()
     try:
-        start = clock.now()
-        out = pipe(callback_on_step_end=clock.on_step_end, **kwargs)
-        seconds = clock.now() - start
+        with sampler:
+            start = clock.now()
+            out = pipe(callback_on_step_end=clock.on_step_end, **kwargs)
+            seconds = clock.now() - start
     finally:
         handle.remove()
     got = tuple(out.frames.shape)
@@ -346,7 +387,7 @@ def timed_call(pipe: Any, kwargs: dict[str, Any], frames: int, cuda: bool) -> di
         "denoise_s": denoise,
         "other_s": seconds - denoise,  # prompt encoding, VAE encode of the plate, VAE decode
         "frame_s": seconds / frames,
-        "peak_bytes": read_peak(cuda),
+        "peak_bytes": sampler.peak if cuda else read_peak(cuda),  # type: ignore[union-attr]
         "peak_since_reset": reset_ok,
         "output_shape": got,
     }
@@ -364,50 +405,134 @@ def best_of(pipe: Any, kind: str, setting: Setting, args: argparse.Namespace, cu
     return {**asdict(setting), "guidance": guidance, **best}
 
 
-def measure(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
-    """Build or reuse `plan.kind`'s model, load it, warm up, time full and draft; the figures as a dict."""
-    import torch
-
-    from dreamplate.gen.pipelines import select_device
-
-    device, dtype = select_device(args.device)
-    cuda = device.startswith("cuda")
+def measure(plan: Plan, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Build or reuse `plan.kind`'s model, then one row per runtime (and ONNX provider): load, warm up, full, draft."""
     path, build_s = ensure_model(args.models_dir, plan.kind, args.size)
     start = time.perf_counter()
     info = resolve_model(path)  # hashes the weights the first time (cached by size and mtime)
     resolve_s = time.perf_counter() - start
     if (info.spatial_multiple, info.temporal_multiple) != (plan.spatial_multiple, plan.temporal_multiple):
         raise RuntimeError(f"{path}: multiples {info.spatial_multiple}/{info.temporal_multiple} differ from the plan")
-    release_models("bench_gen: next kind")  # the previous kind must not hold memory or sway "auto" offload
+    rows = []
+    for runtime in args.runtime:
+        if runtime == "torch":
+            rows.append(guarded(plan, "torch", lambda: measure_runtime(plan, args, info, "torch", None, None)))
+            continue
+        try:
+            exported, export_s = onnx_export(info, args)
+            providers = onnx_providers(args)
+        except (DreamplateError, ImportError) as exc:
+            rows.append({"kind": plan.kind, "purpose": plan.purpose, "label": "onnx", "error": str(exc)})
+            continue
+        for provider in providers:
+            label = f"onnx {exported.precision} {provider.removesuffix('ExecutionProvider')}"
+            row = guarded(plan, label, lambda p=provider, e=exported: measure_runtime(plan, args, info, "onnx", p, e))
+            rows.append(row | {"export_s": export_s})
+    for row in rows:
+        row |= {"model_dir": str(path), "build_s": build_s, "resolve_s": resolve_s}
+    return rows
+
+
+def guarded(plan: Plan, label: str, measure_row: Any) -> dict[str, Any]:
+    """One row's figures, or its error: one runtime out of memory must not lose the other rows' figures."""
+    import torch
+
+    try:
+        return measure_row()
+    except torch.OutOfMemoryError as exc:
+        error = f"out of memory ({str(exc).strip().splitlines()[0]}); try --offload model, or a smaller --resolution"
+    except DreamplateError as exc:
+        error = str(exc)
+    release_models("bench_gen: row failed")
+    print(f"{plan.kind} {label}: failed: {error}", flush=True)
+    return {"kind": plan.kind, "purpose": plan.purpose, "label": label, "runtime": label.split()[0], "error": error}
+
+
+def onnx_export(info: Any, args: argparse.Namespace) -> tuple[Any, float]:
+    """The model's cached export at this device's precision (fp16 CUDA, fp32 CPU), made once if missing."""
+    from dreamplate.gen.engine import onnx_precision
+    from dreamplate.gen.onnx_export import export_model, find_export
+    from dreamplate.gen.pipelines import select_device
+
+    precision = onnx_precision(select_device(args.device)[0])
+    exported = find_export(info, precision)
+    if exported is not None:
+        return exported, 0.0
+    print(f"exporting {info.path.name} to ONNX ({precision}, once; reused by later runs)", flush=True)
+    start = time.perf_counter()
+    exported = export_model(info, precision)
+    return exported, time.perf_counter() - start
+
+
+def onnx_providers(args: argparse.Namespace) -> list[str]:
+    """The providers to time: each GPU provider installed on CUDA (TensorRT, CUDA), else the CPU provider."""
+    import onnxruntime as ort
+
+    from dreamplate.gen.pipelines import select_device
+
+    if not select_device(args.device)[0].startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    found = [p for p in GPU_PROVIDERS if p in ort.get_available_providers()]
+    if not found:
+        log.warning("onnxruntime %s has no GPU provider here: timing the CPU provider", ort.__version__)
+    return found or ["CPUExecutionProvider"]
+
+
+def measure_runtime(
+    plan: Plan, args: argparse.Namespace, info: Any, runtime: str, provider: str | None, exported: Any
+) -> dict[str, Any]:
+    """Load `plan`'s pipeline on `runtime` (ONNX: the torch pipeline less transformer and VAE, plus the sessions on
+    `provider`), warm up, time full and draft; the figures as a dict."""
+    import torch
+
+    from dreamplate.gen.pipelines import select_device
+
+    device, dtype = select_device(args.device)
+    cuda = device.startswith("cuda")
+    release_models("bench_gen: next row")  # the previous row must not hold memory or sway "auto" offload
     reset_peak(cuda)
     start = time.perf_counter()
-    pipe = load_pipeline(info, plan.purpose, device=args.device, offload=args.offload)
+    if runtime == "torch":
+        pipe = load_pipeline(info, plan.purpose, device=args.device, offload=args.offload)
+    else:
+        from dreamplate.gen.onnx_components import onnx_pipeline
+
+        base = load_pipeline(info, plan.purpose, args.device, args.offload, without=("transformer", "vae"))
+        pipe = onnx_pipeline(base, exported, providers=(provider,))
+        if pipe.transformer.provider != provider:
+            raise RuntimeError(f"asked for {provider}, the session runs on {pipe.transformer.provider}")
     if cuda:
         torch.cuda.synchronize()
     load_s = time.perf_counter() - start
     load_peak = read_peak(cuda)
     offload = args.offload if cuda else "none (cpu)"  # load_pipeline offloads only on CUDA
-    if cuda and offload == "auto":  # load_pipeline leaves the transformer on the CPU when it chose model offload
+    if cuda and offload == "auto" and runtime == "torch":  # model offload leaves the transformer on the CPU
         offload = "model" if next(pipe.transformer.parameters()).device.type == "cpu" else "none"
     best_of(pipe, plan.kind, plan.warmup, argparse.Namespace(**{**vars(args), "repeats": 1}), cuda)
     full = best_of(pipe, plan.kind, plan.full, args, cuda)
     draft = best_of(pipe, plan.kind, plan.draft, args, cuda)
     del pipe
-    release_models("bench_gen: kind done")
+    release_models("bench_gen: row done")
     if cuda:
         torch.cuda.empty_cache()
+    if runtime == "torch":
+        label = f"torch {str(dtype).removeprefix('torch.')}"
+        label += " (VAE float32)" if cuda and plan.family == "wan" else ""
+    else:
+        label = f"onnx {exported.precision} {provider.removesuffix('ExecutionProvider')}"
     return {
         "kind": plan.kind,
         "purpose": plan.purpose,
         "pipeline": plan.pipeline_class,
-        "model_dir": str(path),
+        "runtime": runtime,
+        "provider": provider,
+        "label": label,
+        "export": str(exported.path) if exported is not None else None,
         "weights_bytes": info.size_bytes,
         "params": plan.params,
         "device": device,
         "dtype": str(dtype).removeprefix("torch.") + (" (VAE float32)" if cuda and plan.family == "wan" else ""),
         "offload": offload,
-        "build_s": build_s,
-        "resolve_s": resolve_s,
         "load_s": load_s,
         "load_peak_bytes": load_peak,
         "full": full,
@@ -427,18 +552,18 @@ def _gib(n: float) -> str:
 
 
 def print_table(results: list[dict[str, Any]], header: str, cuda: bool) -> None:
-    """One table: per kind a full row, a draft row and their ratio."""
+    """One table: per kind and runtime a full row, a draft row and their ratio; then torch / ONNX Runtime ratios."""
     peak = "peak VRAM" if cuda else "peak RSS"
     print(header)
-    print(f"{'kind':<9} {'purpose':<8} {'setting':<10} {'size':>9} {'frames':>6} {'steps':>5} {'tokens':>7}"
+    print(f"{'kind':<9} {'runtime':<22} {'setting':<10} {'size':>9} {'frames':>6} {'steps':>5} {'tokens':>7}"
           f" {'load s':>7} {'s/step':>8} {'s/frame':>8} {'call s':>8} {'other s':>8} {peak:>11}")  # fmt: skip
     for r in results:
         if "error" in r:
-            print(f"{r['kind']:<9} {r['purpose']:<8} failed: {r['error']}")
+            print(f"{r['kind']:<9} {r.get('label', ''):<22} failed: {r['error']}")
             continue
         for key in ("full", "draft"):
             s = r[key]
-            lead = f"{r['kind']:<9} {r['purpose']:<8}" if key == "full" else " " * 18
+            lead = f"{r['kind']:<9} {r['label']:<22}" if key == "full" else " " * 32
             load = f"{r['load_s']:7.2f}" if key == "full" else " " * 7
             steps = f"{s['steps_run']:>5}"
             print(f"{lead} {key:<10} {s['width']:>4}x{s['height']:<4} {s['frames']:>6} {steps} {s['tokens']:>7}"
@@ -449,15 +574,40 @@ def print_table(results: list[dict[str, Any]], header: str, cuda: bool) -> None:
         def ratio(key: str, width: int, f: dict = f, d: dict = d) -> str:
             return f"{f[key] / d[key]:{width - 1}.1f}x" if d[key] else " " * (width - 1) + "-"
 
-        print(f"{'':<18} {'full/draft':<10} {'':>9} {'':>6} {ratio('steps_run', 5)} {ratio('tokens', 7)} {'':>7}"
+        print(f"{'':<32} {'full/draft':<10} {'':>9} {'':>6} {ratio('steps_run', 5)} {ratio('tokens', 7)} {'':>7}"
               f" {ratio('step_s', 8)} {ratio('frame_s', 8)} {ratio('call_s', 8)} {ratio('other_s', 8)}"
               f" {ratio('peak_bytes', 11)}")  # fmt: skip
-    resolved = ", ".join(f"{r['kind']} {r['offload']}" for r in results if "offload" in r)
-    print(f"offload as loaded: {resolved}; dtype: {', '.join(sorted({r['dtype'] for r in results if 'dtype' in r}))}")
+    print_speedups(results)
+    resolved = ", ".join(f"{r['kind']} {r['label']} {r['offload']}" for r in results if "offload" in r)
+    print(f"offload as loaded: {resolved}")
+    exports = {r["export"]: r.get("export_s", 0.0) for r in results if r.get("export")}
+    for path, seconds in exports.items():
+        print(f"ONNX export: {path} ({f'made in {seconds:.1f} s' if seconds else 'cached'}; not in the times above)")
     print(
-        "load s: load_pipeline from a local dir (weights hash not included); s/step: median per denoising step "
-        "(both guidance passes); other s: prompt encoding, VAE encode and decode"
+        "load s: load_pipeline from a local dir (weights hash not included; ONNX: sessions opened, TensorRT engines "
+        "built if not cached); s/step: median per denoising step (both guidance passes); other s: prompt encoding, "
+        "VAE encode and decode; call s: the whole job (one pipeline call)"
     )
+
+
+def print_speedups(results: list[dict[str, Any]]) -> None:
+    """torch eager / ONNX Runtime per denoising step and per whole call, for each kind, provider and setting."""
+    torch_rows = {r["kind"]: r for r in results if r.get("runtime") == "torch" and "error" not in r}
+    pairs = [(torch_rows[r["kind"]], r) for r in results if r.get("runtime") == "onnx" and r["kind"] in torch_rows]
+    if not pairs:
+        return
+    print()
+    print(f"{'kind':<9} {'torch / onnx':<22} {'setting':<10} {'s/step torch':>12} {'s/step onnx':>12} {'step x':>7}"
+          f" {'call s torch':>12} {'call s onnx':>12} {'call x':>7}")  # fmt: skip
+    for t, o in pairs:
+        if "error" in o:
+            continue
+        for key in ("full", "draft"):
+            a, b = t[key], o[key]
+            print(f"{o['kind']:<9} {o['label']:<22} {key:<10} {a['step_s']:12.4f} {b['step_s']:12.4f}"
+                  f" {a['step_s'] / b['step_s']:6.2f}x {a['call_s']:12.3f} {b['call_s']:12.3f}"
+                  f" {a['call_s'] / b['call_s']:6.2f}x")  # fmt: skip
+    print("x: torch eager time / ONNX Runtime time (above 1: ONNX Runtime is faster)")
 
 
 def main() -> None:
@@ -477,6 +627,9 @@ def main() -> None:
         "$DREAMPLATE_MODELS folder, else ~/.cache/dreamplate/models/random)",
     )
     parser.add_argument("--offload", choices=OFFLOAD_MODES, default="auto")
+    parser.add_argument(
+        "--runtime", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time (default: both)"
+    )
     parser.add_argument("--device", help="cuda, cuda:1 or cpu (default: CUDA when available)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures to this JSON file")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and parameter counts, build nothing")
@@ -538,14 +691,15 @@ def run(plans: list[Plan], args: argparse.Namespace) -> None:
     header = (
         f"bench_gen, {date.today()}, {BANNER}\n{args.size} models in {args.models_dir}; device {device_line}; "
         f"offload {args.offload}; torch {torch.__version__}, diffusers {diffusers.__version__}; "
-        f"strength {args.strength}; best of {args.repeats}; draft = half width and height, steps // 4"
+        f"strength {args.strength}; best of {args.repeats}; draft = half width and height, steps // 4; "
+        f"runtimes {', '.join(args.runtime)}{onnx_version()}"
     )
     results: list[dict[str, Any]] = []
     for plan in plans:
         print(f"{plan.kind}: {plan.pipeline_class} ({plan.purpose}), full {plan.full.width}x{plan.full.height} "
               f"{plan.full.frames} frames {plan.full.steps} steps ...", flush=True)  # fmt: skip
         try:
-            results.append(measure(plan, args))
+            results.extend(measure(plan, args))
         except torch.OutOfMemoryError as exc:
             # One kind out of memory must not lose the others' figures; the fix goes with the message.
             first = str(exc).strip().splitlines()[0]
@@ -564,13 +718,22 @@ def run(plans: list[Plan], args: argparse.Namespace) -> None:
         print(f"figures written to {args.json}")
 
 
+def onnx_version() -> str:
+    """ ", onnxruntime X" when it is importable, else a note that ONNX rows will fail."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return " (onnxruntime not installed)"
+    return f"; onnxruntime {onnxruntime.__version__}"
+
+
 def write_json(path: Path, results: list[dict[str, Any]], args: argparse.Namespace, device_line: str) -> None:
-    """The figures and the settings that produced them, schema `dreamplate.bench_gen/1`."""
+    """The figures and the settings that produced them, schema `dreamplate.bench_gen/2` (a row per runtime)."""
     import diffusers
     import torch
 
     report = {
-        "schema": "dreamplate.bench_gen/1",
+        "schema": "dreamplate.bench_gen/2",
         "date": str(date.today()),
         "note": BANNER,
         "size": args.size,

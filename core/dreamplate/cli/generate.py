@@ -42,6 +42,10 @@ _Float = Annotated[bool, typer.Option("--float", help="Write 32-bit float instea
 _Compression = Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa, none, ...")]
 _Device = Annotated[str | None, typer.Option(help="cpu or cuda[:N] (default: CUDA when available).")]
 _Offload = Annotated[str | None, typer.Option(help="auto, none, model or sequential CPU offload on CUDA.")]
+_Runtime = Annotated[
+    str | None,
+    typer.Option(help="auto (ONNX Runtime where a cached export exists, else torch), torch, or onnx (exports once)."),
+]
 _Force = Annotated[bool, typer.Option(help="Re-render frames that are already written.")]
 
 
@@ -88,6 +92,7 @@ def relight(
     compression: _Compression = "zip",
     device: _Device = None,
     offload: _Offload = None,
+    runtime: _Runtime = None,
     force: _Force = False,
 ) -> None:
     """Relight / restyle a plate with a video model: same structure and motion, the light the prompt asks for."""
@@ -134,6 +139,7 @@ def sketch(
     compression: _Compression = "zip",
     device: _Device = None,
     offload: _Offload = None,
+    runtime: _Runtime = None,
     force: _Force = False,
 ) -> None:
     """Make a finished shot from a blocking pass: Wan VACE control video, else video-to-video at high strength."""
@@ -181,6 +187,7 @@ def keyframes(
     compression: _Compression = "zip",
     device: _Device = None,
     offload: _Offload = None,
+    runtime: _Runtime = None,
     force: _Force = False,
 ) -> None:
     """Generate every frame from the first key to the last, passing exactly through each key."""
@@ -192,11 +199,14 @@ def keyframes(
     run_op(run_keyframes, spec, force)
 
 
-def interpolate_generative(inputs: list[str], output: str, fields: dict, count: str | None, force: bool) -> None:
+def interpolate_generative(
+    inputs: list[str], output: str, fields: dict, count: str | None, force: bool, runtime: str | None = None
+) -> None:
     """`interpolate FIRST LAST --method generative --frames N`: N frames (keys included) from FIRST to LAST.
 
     Frame numbers: FIRST's own frame number (the digits before its extension, e.g. plate.1001.exr) numbers the
-    first output frame, the rest follow consecutively; without digits the output starts at 1.
+    first output frame, the rest follow consecutively; without digits the output starts at 1. `runtime`: auto,
+    torch or onnx for the video model (None: the spec's default, auto).
     """
     import re
 
@@ -210,5 +220,5 @@ def interpolate_generative(inputs: list[str], output: str, fields: dict, count: 
     match = re.search(r"(\d+)\.[^.]+$", Path(inputs[0]).name)
     start = int(match.group(1)) if match else 1
     keys = {start: inputs[0], start + int(count) - 1: inputs[1]}
-    spec = _gen_spec(KeyframesSpec, {**fields, "keys": keys, "output": output})
+    spec = _gen_spec(KeyframesSpec, {**fields, "runtime": runtime, "keys": keys, "output": output})
     run_op(run_keyframes, spec, force)

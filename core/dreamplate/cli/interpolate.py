@@ -51,7 +51,10 @@ def interpolate(
     model: Annotated[
         str | None, typer.Option(help="Learned model (dreamplate models list); default rife-hdv3.")
     ] = None,
-    runtime: Annotated[str, typer.Option(help="Learned: onnx (TensorRT > CUDA > CPU) or torch.")] = "onnx",
+    runtime: Annotated[
+        str | None,
+        typer.Option(help="Learned: onnx (default; TensorRT > CUDA > CPU) or torch. Generative: auto, torch or onnx."),
+    ] = None,
     scale: Annotated[
         str, typer.Option(help="Learned: working scale of the motion estimate: auto, 1, 0.5 or 0.25.")
     ] = "auto",
@@ -94,7 +97,7 @@ def interpolate(
         fields["pixel_type"] = "float" if float32 else None
         from dreamplate.cli.generate import interpolate_generative
 
-        interpolate_generative(inputs, output, fields, frames, force)
+        interpolate_generative(inputs, output, fields, frames, force, runtime)
         return
     from dreamplate.interp.retime import run_interpolate
     from dreamplate.interp.spec import InterpolateSpec
@@ -109,7 +112,7 @@ def interpolate(
             output=output,
             method=method,
             model=model,
-            runtime=runtime,
+            runtime=runtime or "onnx",
             scale=_scale(scale),
             tta=tta,
             factor=factor,

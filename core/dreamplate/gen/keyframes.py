@@ -25,6 +25,7 @@ from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
 from dreamplate.gen.engine import (
     GenResult,
+    LazyPipeline,
     ProgressCallback,
     apply_draft,
     call_pipeline,
@@ -86,7 +87,7 @@ def run_keyframes(
 
     # 3 (before 2: provenance names the model). The model.
     from dreamplate.gen.models import resolve_model
-    from dreamplate.gen.pipelines import describe_device, load_pipeline, make_generator, pipeline_class_for
+    from dreamplate.gen.pipelines import describe_device, make_generator, pipeline_class_for
 
     info = resolve_model(spec.model)
     if "keyframes" in info.capabilities:
@@ -116,6 +117,7 @@ def run_keyframes(
     geometry = fit_geometry(window_size(display), info.spatial_multiple, settings.target_size, spec.max_area)
     space_v = video_model_space()
     device = describe_device(spec.device)
+    lazy = LazyPipeline(info, purpose, spec.device, spec.offload, spec.runtime)  # loaded only if an in-between runs
     params = settings_parameters(
         spec,
         keys={str(f): str(p) for f, p in keys.items()},
@@ -143,7 +145,7 @@ def run_keyframes(
             seed=spec.seed,
             prompt=spec.prompt,
             colorspace=space.name,
-            runtime=device,
+            runtime=lazy.label or device,  # set once the pipeline is loaded: before, only resume checks read it
         )
 
     # 2. Finished frames are skipped; the model runs only when an in-between is missing.
@@ -158,7 +160,7 @@ def run_keyframes(
     model_frames = None
     if any(f not in keys for f in todo):
         # 4. Generate once.
-        pipe = load_pipeline(info, purpose, device=spec.device, offload=spec.offload)
+        pipe = lazy.get()
         key_pixels = to_model(np.stack([plates[f][1] for f in keys]), geometry, space_v)
         key_images = dict(zip(keys, to_pil(key_pixels), strict=True))
         kwargs: dict[str, Any] = {
@@ -198,7 +200,7 @@ def run_keyframes(
         done += 1
         if progress is not None:
             progress(done, len(wanted), f"wrote {path.name}")
-    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {device}"
+    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {lazy.label or device}"
     return result
 
 

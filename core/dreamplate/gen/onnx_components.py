@@ -271,6 +271,8 @@ class OnnxTransformer(_OnnxModule):
                         value = torch.ones(len(self.config["vace_layers"]))
                     if value is None:
                         raise ModelError(f"ONNX transformer: this export needs {name}, the pipeline gave none")
+                    if name == "encoder_hidden_states_image" and self.config.get("pos_embed_seq_len"):
+                        value = value.reshape(-1, 2, *value.shape[1:])  # FLF2V: 2 x batch rows -> batch x 2 (export)
                     feeds[name] = value
         else:
             names = ["encoder_hidden_states", "timestep", "encoder_attention_mask", "num_frames", "height", "width"]

@@ -311,12 +311,21 @@ def _transformer_spec(info: ModelInfo, transformer: Any) -> GraphSpec:
             "sample": {0: "batch", 2: "frames", 3: "height", 4: "width"},
         }
         if cfg.get("image_dim") is not None:
-            example.append(torch.randn(batch, 2 * 17 if cfg.get("pos_embed_seq_len") else 5, cfg.image_dim))
+            # diffusers' Wan attention splits image from text tokens at a hard-coded 512 text tokens, so the text
+            # length is fixed at 512 in these graphs (the pipelines pad prompts to 512).
+            example[2] = torch.randn(batch, 512, cfg.text_dim, generator=gen)
+            axes["encoder_hidden_states"] = {0: "batch"}
             inputs.append("encoder_hidden_states_image")
-            # FLF2V adds a learned position embedding of fixed length to the image tokens: only batch is dynamic.
-            axes["encoder_hidden_states_image"] = (
-                {0: "batch"} if cfg.get("pos_embed_seq_len") else {0: "batch", 1: "image_len"}
-            )
+            if cfg.get("pos_embed_seq_len"):
+                # FLF2V: the pipeline passes first and last frame's CLIP tokens as 2 x batch rows of half the learned
+                # position embedding's length, which the embedder views to batch rows (`view(-1, ...)`: an unbacked
+                # size for torch.export). The graph takes them as batch x 2 x tokens x dim, flattened inside, so the
+                # batch is the hidden states' own; OnnxTransformer reshapes the pipeline's rows to that.
+                example.append(torch.randn(batch, 2, cfg.pos_embed_seq_len // 2, cfg.image_dim, generator=gen))
+                axes["encoder_hidden_states_image"] = {0: "batch"}
+            else:
+                example.append(torch.randn(batch, 5, cfg.image_dim, generator=gen))
+                axes["encoder_hidden_states_image"] = {0: "batch", 1: "image_len"}
         if cfg.get("vace_layers") is not None:
             example.append(torch.randn(batch, cfg.vace_in_channels, frames, height, width, generator=gen))
             example.append(torch.linspace(0.5, 1.0, len(cfg.vace_layers)))
@@ -379,6 +388,9 @@ def _transformer_wrapper(transformer: Any, inputs: list[str]) -> torch.nn.Module
 
         def forward(self, *args: Any) -> Any:
             kwargs = dict(zip(inputs, args, strict=True))
+            image = kwargs.get("encoder_hidden_states_image")
+            if image is not None and image.dim() == 4:  # FLF2V's batch x 2 x tokens x dim (see _transformer_spec)
+                kwargs["encoder_hidden_states_image"] = image.flatten(0, 1)
             self.inner.rope.tables = (kwargs.pop("rope_cos"), kwargs.pop("rope_sin"))
             try:
                 return self.inner(**kwargs, return_dict=False)[0]

@@ -9,7 +9,9 @@ VACE with keyframes placed in the control video and masked). torch and diffusers
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from dreamplate.errors import ModelError
@@ -79,22 +81,49 @@ def make_generator(seed: int) -> Any:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
-def load_pipeline(info: ModelInfo, purpose: str, device: str | None = None, offload: str = "auto") -> Any:
+def load_pipeline(
+    info: ModelInfo, purpose: str, device: str | None = None, offload: str = "auto", without: tuple[str, ...] = ()
+) -> Any:
     """The diffusers pipeline serving `purpose` from `info`'s directory, loaded once and kept warm.
 
     `offload`: "auto" (CPU offload on CUDA when free VRAM is below the model's size x1.2), "none", "model"
     (enable_model_cpu_offload), "sequential" (enable_sequential_cpu_offload: slowest, least VRAM). VAE tiling and
-    slicing are on where the VAE has them. Raises ModelError for a purpose the model cannot serve.
+    slicing are on where the VAE has them. `without`: components left unloaded (None), e.g. ("transformer", "vae")
+    when ONNX Runtime runs those, so their torch weights never take memory. Raises ModelError for a purpose the model
+    cannot serve.
     """
     class_name = pipeline_class_for(info, purpose)
     if offload not in OFFLOAD_MODES:
         raise ModelError(f"offload: expected one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
     device, dtype = select_device(device)
-    key = (str(info.path), info.weights_sha256, purpose, device, str(dtype), offload)
-    return cached_model(key, lambda: _load(info, class_name, device, dtype, offload))
+    without = tuple(sorted(without))
+    key = (str(info.path), info.weights_sha256, purpose, device, str(dtype), offload) + ((without,) if without else ())
+    return cached_model(key, lambda: _load(info, class_name, device, dtype, offload, without))
 
 
-def _load(info: ModelInfo, class_name: str, device: str, dtype: Any, offload: str) -> Any:
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """diffusers' and transformers' tqdm bars ("Loading pipeline components", "Loading weights") off while loading:
+    they would break the CLI's own progress bar. The previous setting is restored afterwards."""
+    from diffusers.utils import logging as diffusers_logging
+
+    modules = [diffusers_logging]
+    with contextlib.suppress(ImportError):
+        from transformers.utils import logging as transformers_logging
+
+        modules.append(transformers_logging)
+    enabled = [m.is_progress_bar_enabled() for m in modules]
+    for module in modules:
+        module.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for module, was in zip(modules, enabled, strict=True):
+            if was:
+                module.enable_progress_bar()
+
+
+def _load(info: ModelInfo, class_name: str, device: str, dtype: Any, offload: str, without: tuple[str, ...]) -> Any:
     import diffusers
     import torch
 
@@ -105,8 +134,10 @@ def _load(info: ModelInfo, class_name: str, device: str, dtype: Any, offload: st
         torch_dtype = {"default": dtype, "vae": torch.float32, "image_encoder": torch.float32}
     log.info("loading %s from %s for %s on %s", class_name, info.path, device, str(dtype).removeprefix("torch."))
     kwargs: dict[str, Any] = {"local_files_only": True, "use_safetensors": True, "dtype": torch_dtype}
+    kwargs |= dict.fromkeys(without)
     try:
-        pipe = pipeline_cls.from_pretrained(info.path, **kwargs)
+        with quiet_loading():
+            pipe = pipeline_cls.from_pretrained(info.path, **kwargs)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{info.path}: cannot load as {class_name}: {first}") from exc

@@ -146,7 +146,7 @@ def run_relight(
         info.name or info.path,
     )
     device = describe_device(spec.device)
-    pipe = LazyPipeline(info, "v2v", spec.device, spec.offload)  # loaded by the first window that runs
+    pipe = LazyPipeline(info, "v2v", spec.device, spec.offload, spec.runtime)  # loaded by the first window that runs
     params = settings_parameters(
         spec,
         model_size=list(geometry.model_size),
@@ -171,7 +171,7 @@ def run_relight(
             prompt=spec.prompt,
             strength=spec.strength,
             colorspace=space.name,
-            runtime=device,
+            runtime=pipe.label or device,  # set once the pipeline is loaded: before, only resume checks read it
         )
 
     common = {
@@ -209,7 +209,7 @@ def run_relight(
         feather=spec.feather,
     )
     stream_windows(stream, result, progress, cancelled, force, only_frames)
-    result.method = f"{pipeline_class} ({info.name or info.path.name}) on {device}"
+    result.method = f"{pipeline_class} ({info.name or info.path.name}) on {pipe.label or device}"
     return result
 
 

@@ -105,7 +105,7 @@ def run_sketch(
     if spec.light_reference is not None:
         reference = read_reference(Path(spec.light_reference), geometry.model_size, space_v)
     device = describe_device(spec.device)
-    pipe = LazyPipeline(info, purpose, spec.device, spec.offload)  # loaded by the first window that runs
+    pipe = LazyPipeline(info, purpose, spec.device, spec.offload, spec.runtime)  # loaded by the first window that runs
     params = settings_parameters(
         spec,
         purpose=purpose,
@@ -133,7 +133,7 @@ def run_sketch(
             prompt=spec.prompt,
             strength=spec.strength if purpose == "v2v" else None,
             colorspace=space.name,
-            runtime=device,
+            runtime=pipe.label or device,  # set once the pipeline is loaded: before, only resume checks read it
         )
 
     common = {
@@ -183,7 +183,7 @@ def run_sketch(
         feather=spec.feather,
     )
     result = stream_windows(stream, GenResult(output=label), progress, cancelled, force, only_frames)
-    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {device}"
+    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {pipe.label or device}"
     return result
 
 

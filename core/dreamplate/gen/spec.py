@@ -50,6 +50,11 @@ class GenSpec(BaseModel):
     from_draft: str | None = Field(None, description="a draft's output pattern: render it at full quality")
     device: str | None = None
     offload: Literal["auto", "none", "model", "sequential"] = "auto"
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="what runs the video model: onnx (ONNX Runtime, exporting once if needed), torch, or auto "
+        "(onnx where a cached export exists); not a setting: same pixels within tolerance, no re-render on change",
+    )
     colorspace: str | None = None
     ocio: str | None = None
     part: str | None = None
