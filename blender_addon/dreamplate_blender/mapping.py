@@ -1,0 +1,315 @@
+"""Host-free logic of the Blender extension: path mapping, frame patterns and arithmetic, and job assembly.
+
+Nothing here imports `bpy`, so it runs and is tested in plain Python; the operators turn Blender data into the
+arguments of these functions and their results back into strips and nodes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
+from typing import Any
+
+# Blender's names for its scene-linear working spaces (5.0: `bpy.data.colorspace.working_space`; 4.x: the
+# "Linear Rec.709" scene_linear role) and the colour interop ids that dreamplate's OCIO config resolves. Sent as
+# the job's `colorspace`, so the server knows the frames' primaries even when the EXR header does not say.
+INTEROP_IDS = {
+    "Linear Rec.709": "lin_rec709_scene",
+    "Linear": "lin_rec709_scene",  # Blender 3.x's name for the same space
+    "Linear Rec.2020": "lin_rec2020_scene",
+    "ACEScg": "lin_ap1_scene",
+    "ACES2065-1": "lin_ap0_scene",
+    "Linear DCI-P3 D65": "lin_p3d65_scene",
+    "Linear CIE-XYZ D65": "lin_ciexyzd65_scene",
+    "sRGB": "srgb_rec709_display",
+}
+_FRAME_NUMBER = re.compile(r"^(?P<head>.*?)(?P<digits>-?\d+)(?P<tail>\.[A-Za-z0-9]+)$")
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+class MappingError(Exception):
+    """A strip, image or setting the extension cannot turn into a job; one line, shown as the operator's error."""
+
+
+# --- colour ------------------------------------------------------------------------------------------------------
+
+
+def interop_id(blender_name: str) -> str:
+    """The job's `colorspace` for a Blender colour space name; unknown names pass through for the server to judge."""
+    return INTEROP_IDS.get(blender_name, blender_name)
+
+
+# --- paths -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathMap:
+    """`CLIENT=SERVER` prefix pairs: this workstation's spelling of a path and the job server's.
+
+    The server maps too (`dreamplate serve --map`); mapping here lets a shared server stay unconfigured.
+    """
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> PathMap:
+        """`'Z:/shows=/mnt/shows; /Volumes/proj=/proj'` -> PathMap; MappingError names a malformed entry."""
+        pairs = []
+        for entry in re.split(r"[;\n]", text or ""):
+            entry = entry.strip()
+            if not entry:
+                continue
+            client, sep, server = entry.partition("=")
+            if not sep or not client.strip() or not server.strip():
+                raise MappingError(f"path mapping {entry!r}: write it as CLIENT_PREFIX=SERVER_PREFIX")
+            pairs.append((client.strip(), server.strip()))
+        return cls(tuple(pairs))
+
+    def to_server(self, path: str) -> str:
+        """The server's spelling of a local path (unchanged when no prefix matches)."""
+        return _swap(path, ((c, s) for c, s in self.pairs))
+
+    def to_client(self, path: str) -> str:
+        """This machine's spelling of a path the server names (a job's output)."""
+        return _swap(path, ((s, c) for c, s in self.pairs))
+
+
+def _swap(path: str, pairs: Iterable[tuple[str, str]]) -> str:
+    normal = path.replace("\\", "/")
+    for old, new in pairs:
+        prefix = old.replace("\\", "/").rstrip("/")
+        if normal == prefix or normal.startswith(prefix + "/"):
+            rest = normal[len(prefix) :].lstrip("/")
+            target = new.rstrip("/\\")
+            separator = "\\" if _WINDOWS_PATH.match(new) and "/" not in new else "/"
+            return f"{target}{separator}{rest.replace('/', separator)}" if rest else target
+    return path
+
+
+def pure_path(path: str) -> PurePath:
+    """A pure path of the flavour the text is written in, so a Windows path splits right on Linux and back."""
+    return PureWindowsPath(path) if _WINDOWS_PATH.match(path) else PurePosixPath(path)
+
+
+# --- frames --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameFile:
+    """A file name split around its frame number: `plate.1001.exr` -> ('plate.', 1001, 4, '.exr')."""
+
+    head: str
+    frame: int
+    padding: int
+    tail: str
+
+    @property
+    def pattern_name(self) -> str:
+        """The `####` pattern for this file's sequence."""
+        return f"{self.head}{'#' * self.padding}{self.tail}"
+
+    def name(self, frame: int) -> str:
+        return f"{self.head}{frame:0{self.padding}d}{self.tail}"
+
+
+def split_frame(name: str) -> FrameFile:
+    """Split a frame file name; MappingError when it carries no frame number before its extension."""
+    match = _FRAME_NUMBER.match(name)
+    if match is None:
+        raise MappingError(f"{name}: no frame number before the extension (expected e.g. plate.1001.exr)")
+    digits = match["digits"]
+    head = match["head"]
+    if digits.startswith("-"):  # `shot-12.exr`: the dash is a separator, not a sign
+        head, digits = head + "-", digits[1:]
+    padding = len(digits) if digits.startswith("0") or len(digits) > 1 else 1
+    return FrameFile(head, int(digits), padding, match["tail"])
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """An image sequence on disk as a job input: its `####` pattern and the frames used, first to last."""
+
+    pattern: str
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def frames(self) -> str:
+        """The job's `frames` parameter."""
+        return f"{self.first}-{self.last}"
+
+
+def sequence_from_files(directory: str, names: Sequence[str]) -> SequenceSource:
+    """The sequence a strip's elements name; MappingError unless they are one contiguous, evenly named run."""
+    if not names:
+        raise MappingError(f"{directory}: the strip holds no images")
+    parts = [split_frame(name) for name in names]
+    first = parts[0]
+    for index, part in enumerate(parts):
+        if (part.head, part.tail) != (first.head, first.tail):
+            raise MappingError(f"{names[index]}: not part of the {first.pattern_name} sequence")
+        if part.frame != first.frame + index:
+            raise MappingError(
+                f"{first.pattern_name}: frame {first.frame + index} missing (found {part.frame}); "
+                "dreamplate needs a contiguous sequence"
+            )
+    pattern = str(pure_path(directory) / first.pattern_name)
+    return SequenceSource(pattern, first.frame, first.frame + len(parts) - 1)
+
+
+def sequence_on_disk(file_path: str, names_in_folder: Iterable[str]) -> SequenceSource:
+    """The contiguous run of frames around `file_path` among the folder's file names (an Image node's sequence)."""
+    path = pure_path(file_path)
+    ref = split_frame(path.name)
+    frames = set()
+    for name in names_in_folder:
+        try:
+            part = split_frame(name)
+        except MappingError:
+            continue
+        if (part.head, part.tail, part.padding) == (ref.head, ref.tail, ref.padding):
+            frames.add(part.frame)
+    if ref.frame not in frames:
+        raise MappingError(f"{file_path}: file not found")
+    first = last = ref.frame
+    while first - 1 in frames:
+        first -= 1
+    while last + 1 in frames:
+        last += 1
+    return SequenceSource(str(path.parent / ref.pattern_name), first, last)
+
+
+def frame_path(pattern: str, frame: int) -> str:
+    """`/x/out.####.exr`, 12 -> `/x/out.0012.exr`."""
+    match = re.search(r"#+", pattern)
+    if match is None:
+        raise MappingError(f"{pattern}: no #### frame token")
+    return pattern[: match.start()] + f"{frame:0{len(match.group())}d}" + pattern[match.end() :]
+
+
+def interpolated_count(count: int, factor: int) -> int:
+    """Frames a factor-N retime of `count` frames writes: the originals and N-1 in-betweens in each gap."""
+    if count < 2:
+        raise MappingError(f"interpolate needs at least 2 frames, the strip shows {count}")
+    if factor < 1:
+        raise MappingError(f"factor must be 1 or more, got {factor}")
+    return (count - 1) * factor + 1
+
+
+def free_channel(occupied: Iterable[tuple[int, int, int]], start: int, end: int, above: int) -> int:
+    """The lowest channel above `above` with nothing in [start, end); `occupied` is (channel, start, end) triples."""
+    busy = {channel for channel, s, e in occupied if s < end and start < e}
+    channel = above + 1
+    while channel in busy:
+        channel += 1
+    return channel
+
+
+def unique_folder(base: str, stem: str, existing: Iterable[str]) -> str:
+    """`base/stem_001`, or the next number not in `existing` (names in `base`), so a re-run never overwrites."""
+    taken = set(existing)
+    number = 1
+    while f"{stem}_{number:03d}" in taken:
+        number += 1
+    return str(pure_path(base) / f"{stem}_{number:03d}")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe stem from a strip or image name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")
+    return cleaned or "shot"
+
+
+# --- jobs ----------------------------------------------------------------------------------------------------------
+
+
+def _job(task: str, inputs: list[str], output: str, params: dict[str, Any], paths: PathMap) -> dict[str, Any]:
+    clean = {key: value for key, value in params.items() if value not in (None, "")}
+    return {
+        "task": task,
+        "inputs": [paths.to_server(p) for p in inputs],
+        "output": paths.to_server(output),
+        "params": clean,
+    }
+
+
+def interpolate_job(
+    source: SequenceSource, output: str, factor: int, method: str, colorspace: str | None, paths: PathMap = PathMap()
+) -> dict[str, Any]:
+    """A retime by `factor` of the sequence's frames; `colorspace` is a Blender name (sent as its interop id)."""
+    interpolated_count(source.count, factor)  # refuses one-frame strips before a request is made
+    params = {"factor": factor, "method": method, "frames": source.frames}
+    params["colorspace"] = interop_id(colorspace) if colorspace else None
+    return _job("interpolate", [source.pattern], output, params, paths)
+
+
+def plate_job(
+    task: str,
+    source: SequenceSource,
+    output: str,
+    colorspace: str | None,
+    paths: PathMap = PathMap(),
+    **settings: Any,
+) -> dict[str, Any]:
+    """A relight or sketch job on the sequence's frames; empty settings (no model chosen) are left to the server."""
+    if task not in ("relight", "sketch"):
+        raise MappingError(f"task {task!r}: not a plate operation (relight, sketch)")
+    params = {"frames": source.frames, **settings}
+    params["colorspace"] = interop_id(colorspace) if colorspace else None
+    return _job(task, [source.pattern], output, params, paths)
+
+
+def keyframes_job(
+    first: str,
+    last: str,
+    first_frame: int,
+    count: int,
+    output: str,
+    colorspace: str | None,
+    paths: PathMap = PathMap(),
+    **settings: Any,
+) -> dict[str, Any]:
+    """`count` frames from `first_frame`, keys included: `first` at the start and `last` at the end."""
+    if count < 3:
+        raise MappingError(f"keyframes: frame count must be 3 or more (two keys and a frame between), got {count}")
+    keys = {str(first_frame): paths.to_server(first), str(first_frame + count - 1): paths.to_server(last)}
+    params = {"keys": keys, **settings}
+    params["colorspace"] = interop_id(colorspace) if colorspace else None
+    job = _job("keyframes", [first, last], output, params, paths)
+    job["params"]["keys"] = keys
+    return job
+
+
+def server_command(executable: str, url: str, roots: Sequence[str]) -> list[str]:
+    """`dreamplate serve` for the local server the preferences may start; port from the URL, loopback only."""
+    match = re.match(r"^https?://(?P<host>[^/:]+)(?::(?P<port>\d+))?", url.strip())
+    if match is None:
+        raise MappingError(f"server URL {url!r}: expected http://127.0.0.1:8765")
+    if match["host"] not in ("127.0.0.1", "localhost", "::1"):
+        raise MappingError(f"server URL {url!r}: a local server can only be started on this machine (127.0.0.1)")
+    if not executable.strip():
+        raise MappingError("start local server: set the path of the dreamplate executable in the preferences")
+    if not roots:
+        raise MappingError("start local server: give at least one root folder the server may read and write")
+    command = [executable, "serve", "--port", match["port"] or "8765"]
+    for root in roots:
+        command += ["--root", root]
+    return command
+
+
+def describe(job: dict[str, Any]) -> str:
+    """One status line for the panel and the status bar: `running 3/9 frames`."""
+    state = job.get("state", "?")
+    done, total = job.get("frames_done") or 0, job.get("frames_total") or 0
+    if state == "failed":
+        return f"failed: {job.get('error') or job.get('message') or 'no reason given'}"
+    if total:
+        return f"{state} {done}/{total} frames"
+    return str(state)
