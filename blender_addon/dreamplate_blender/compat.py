@@ -45,7 +45,9 @@ def all_strips(scene: bpy.types.Scene) -> list[Any]:
     return list(editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all)
 
 
-def new_image_strip(scene: bpy.types.Scene, name: str, directory: str, files: list[str], channel: int, start: int) -> Any:
+def new_image_strip(
+    scene: bpy.types.Scene, name: str, directory: str, files: list[str], channel: int, start: int
+) -> Any:
     """An image-sequence strip of `files` (names in `directory`, in order) starting at `start` on `channel`."""
     import os
 

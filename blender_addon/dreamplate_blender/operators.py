@@ -258,8 +258,13 @@ class DREAMPLATE_OT_relight(_StripOperator, bpy.types.Operator):
     model: StringProperty(name="Model", description="A model registered on the server (dreamplate models list)")
 
     def settings(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "strength": self.strength, "seed": self.seed, "draft": self.draft or None,
-                "model": self.model}
+        return {
+            "prompt": self.prompt,
+            "strength": self.strength,
+            "seed": self.seed,
+            "draft": self.draft or None,
+            "model": self.model,
+        }
 
 
 class DREAMPLATE_OT_sketch(_StripOperator, bpy.types.Operator):
@@ -364,7 +369,9 @@ class DREAMPLATE_OT_compositor(_JobOperator, bpy.types.Operator):
         folder_in = os.path.dirname(file_path)
         source = sequence_on_disk(file_path, os.listdir(folder_in) if os.path.isdir(folder_in) else [])
         colorspace = node.image.colorspace_settings.name
-        folder, stem = _job_folder(context, self.output_dir, f"{safe_name(split_frame(os.path.basename(file_path)).head)}_{self.operation}")
+        folder, stem = _job_folder(
+            context, self.output_dir, f"{safe_name(split_frame(os.path.basename(file_path)).head)}_{self.operation}"
+        )
         output = os.path.join(folder, f"{stem}.####.exr")
         paths = prefs.path_map(context)
         if self.operation == "interpolate":
@@ -471,12 +478,16 @@ class DREAMPLATE_OT_keyframes(_JobOperator, bpy.types.Operator):
         first_frame = blender_io.first_frame_of(first) if self.source == "STRIPS" else scene.frame_current
         output = os.path.join(folder, f"{stem}.####.exr")
         settings = {"prompt": self.prompt, "model": self.model, "seed": self.seed}
-        job = keyframes_job(first, last, first_frame, self.count, output, colorspace, prefs.path_map(context), **settings)
+        job = keyframes_job(
+            first, last, first_frame, self.count, output, colorspace, prefs.path_map(context), **settings
+        )
         count, start = self.count, scene.frame_current
 
         def finish(context: bpy.types.Context, done: dict[str, Any]) -> str:
             channel = free_channel(_strip_intervals(scene), start, start + count, 0)
-            new = blender_io.add_result_strip(scene, "keyframes", output, first_frame, count, channel, start, colorspace)
+            new = blender_io.add_result_strip(
+                scene, "keyframes", output, first_frame, count, channel, start, colorspace
+            )
             return f"dreamplate: keyframes done, strip {new.name!r} ({count} frames)"
 
         return job, f"keyframes x{count}", finish

@@ -69,7 +69,9 @@ def get(context: bpy.types.Context) -> Any:
     addon = context.preferences.addons.get(PACKAGE)
     if addon is not None and addon.preferences is not None:
         return addon.preferences
-    defaults = {name: getattr(prop, "default", "") for name, prop in DREAMPLATE_AP_preferences.bl_rna.properties.items()}
+    defaults = {
+        name: getattr(prop, "default", "") for name, prop in DREAMPLATE_AP_preferences.bl_rna.properties.items()
+    }
     return SimpleNamespace(**defaults)
 
 
@@ -109,7 +111,9 @@ def connect(context: bpy.types.Context) -> Any:
             return client
         except ClientError:
             if _local_server is not None and _local_server.poll() is not None:
-                raise MappingError(f"dreamplate serve exited with {_local_server.returncode}; run it in a terminal") from None
+                raise MappingError(
+                    f"dreamplate serve exited with {_local_server.returncode}; run it in a terminal"
+                ) from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.25)
