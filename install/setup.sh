@@ -39,7 +39,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 # 3. Choose the extras: GPU build of ONNX Runtime where a GPU answers.
-extras="dev,learned,onnx,gen,server,ray,farm"
+extras="dev,learned,onnx,gen,server,ray,farm,ui"
 if [ -n "${DREAMPLATE_EXTRAS:-}" ]; then extras="$extras,$DREAMPLATE_EXTRAS"; fi
 gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then

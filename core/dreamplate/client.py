@@ -126,7 +126,7 @@ class Client:
                         continue  # a keep-alive ping
                     else:
                         name, _, value = line.partition(":")
-                        value = value.removeprefix(" ")
+                        value = value[1:] if value.startswith(" ") else value  # 3.7: no removeprefix (Nuke 13)
                         if name == "event":
                             kind = value
                         elif name == "id":

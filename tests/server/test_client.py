@@ -188,3 +188,12 @@ def test_many_concurrent_jobs_all_end_done_or_failed_with_a_reason(client: Clien
     listed = {job["id"] for job in client.jobs()}
     assert {job_id for _, job_id in ids} <= listed
     print(f"load: {LOAD_JOBS} jobs submitted in {submitted:.2f} s, all ended in {finished:.2f} s")
+
+
+def test_client_parses_as_python_3_7_for_nuke_13() -> None:
+    """Nuke 13 runs Python 3.7 and imports this module: no 3.8+ syntax, no str.removeprefix (3.9)."""
+    import ast
+
+    text = Path(dreamplate.client.__file__).read_text()
+    ast.parse(text, feature_version=(3, 7))
+    assert ".removeprefix(" not in text and ".removesuffix(" not in text

@@ -130,7 +130,24 @@ def _escapes(root: Path, outside: Path) -> dict[str, dict]:
         "output dotdot": interpolate_job(inside, str(root / "out" / ".." / ".." / "outside" / "o.####.exr")),
         "output via link": interpolate_job(inside, str(root / "link" / "o.####.exr")),
         "retime map": {**interpolate_job(inside, out), "params": {"retime": str(outside / "map.txt")}},
+        "relight matte": _relight(inside, out, mask=str(outside / "plate.####.exr")),
+        "relight ocio": _relight(inside, out, ocio=str(outside / "config.ocio")),
+        "sketch reference": {**_relight(inside, out), "task": "sketch", "params": _gen(light_reference=str(outside))},
+        "keyframe key": {
+            "task": "keyframes",
+            "inputs": [str(root / "plate" / "plate.1001.exr"), str(outside / "plate.1002.exr")],
+            "output": out,
+            "params": _gen(keys={"1": str(root / "plate" / "plate.1001.exr"), "9": str(outside / "plate.1002.exr")}),
+        },
     }
+
+
+def _gen(**params: object) -> dict:
+    return {"prompt": "p", "model": "m", **params}
+
+
+def _relight(plate: str, out: str, **params: object) -> dict:
+    return {"task": "relight", "inputs": [plate], "output": out, "params": {**_gen(), **params}}
 
 
 @pytest.mark.parametrize(
@@ -145,6 +162,10 @@ def _escapes(root: Path, outside: Path) -> dict[str, dict]:
         "output dotdot",
         "output via link",
         "retime map",
+        "relight matte",
+        "relight ocio",
+        "sketch reference",
+        "keyframe key",
     ],
 )
 def test_paths_outside_the_roots_are_refused_with_403_and_nothing_is_touched(
@@ -183,6 +204,23 @@ def test_mapped_job_runs_on_the_server_paths(make_api, root: Path) -> None:
     assert stored["state"] == "done", stored
     assert stored["spec"]["inputs"] == [str(root / "shot" / "plate.####.exr")]
     assert sorted(p.name for p in (root / "shot" / "out").iterdir()) == ["o.1001.exr", "o.1002.exr", "o.1003.exr"]
+
+
+def test_path_settings_are_mapped_like_inputs(make_api, root: Path) -> None:
+    api = make_api(maps=[PathMap("S:\\proj", str(root))])
+    plate = write_plate(root / "shot", count=2)
+    job = {
+        "task": "relight",
+        "inputs": ["S:\\proj\\shot\\plate.####.exr"],
+        "output": "S:\\proj\\out\\o.####.exr",
+        "params": {"strength": 0.0, "mask": "S:\\proj\\shot\\plate.####.exr"},
+    }
+    response = api.post("/v1/jobs", json=job)
+    assert response.status_code == 201, response.json()
+    stored = wait_job(api, response.json()["id"])
+    assert stored["spec"]["params"]["mask"] == plate
+    alpha = {**job, "params": {"strength": 0.0, "mask": "alpha"}}
+    assert api.post("/v1/jobs", json=alpha).status_code == 201  # the plate's own alpha is not a file
 
 
 def test_mapped_path_outside_the_roots_is_still_refused(make_api, root: Path, outside: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 
 # isort: off
 # Importing a module registers its commands; this order is the order `dreamplate --help` lists them in.
-from dreamplate.cli import interpolate, generate, tools, models, server  # noqa: F401
+from dreamplate.cli import interpolate, generate, tools, models, server, queue  # noqa: F401
 
 # isort: on
 from dreamplate.cli.common import app, err_console

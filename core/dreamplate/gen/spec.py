@@ -6,7 +6,7 @@ options, sizes); checks that need the model (multiples, capabilities) happen in 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,6 +33,9 @@ class GenSpec(BaseModel):
     """Settings shared by the generative ops; an op's spec adds its inputs and defaults."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    PATH_PARAMS: ClassVar[tuple[str, ...]] = ("ocio", "light_reference", "from_draft")
+    """Settings that name files (the server maps them and keeps them inside its roots, as it does inputs)."""
 
     output: str = Field(description="output frame pattern, e.g. out.####.exr")
     prompt: str = Field("", description="what the result should look like")
@@ -87,6 +90,8 @@ class GenSpec(BaseModel):
 class _PlateSpec(GenSpec):
     """An op on one plate sequence, with an optional matte limiting the change."""
 
+    PATH_PARAMS: ClassVar[tuple[str, ...]] = (*GenSpec.PATH_PARAMS, "mask")
+
     inputs: list[str] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
     frames: str | None = Field(None, description="plate frame range, e.g. 1001-1100")
     mask: str | None = Field(None, description="matte frame pattern, or 'alpha' for the plate's own alpha")
@@ -135,6 +140,8 @@ class KeyframesSpec(GenSpec):
     """Frames generated between two or more keyframes at any frame numbers; the result passes through each key."""
 
     schema_: Literal["dreamplate.keyframes/1"] = Field("dreamplate.keyframes/1", alias="schema")
+    PATH_PARAMS: ClassVar[tuple[str, ...]] = (*GenSpec.PATH_PARAMS, "keys")
+
     keys: dict[int, str] = Field(default_factory=dict, description="frame number -> keyframe EXR")
     inputs: list[str] = Field(default_factory=list, description="the key files (jobs); must match `keys` if both")
 

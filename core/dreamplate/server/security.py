@@ -163,15 +163,24 @@ class PathPolicy:
         """The job with every path mapped; ForbiddenPathError when any is outside the roots (JobError if invalid).
 
         Inputs and output are checked first, then every path-valued setting of the task (a retime map, an OCIO
-        config), which the task's own spec names by type.
+        config, a matte, keyframes), which the task's spec names by type (`Path`) or in its `PATH_PARAMS`.
         """
         inputs = [self.check_path(p, "input") for p in job.inputs]
         output = self.check_path(job.output, "output")
         mapped = job.model_copy(update={"inputs": inputs, "output": output})
+        spec = task_spec(mapped)
+        named = set(getattr(spec, "PATH_PARAMS", ()))
         params = dict(job.params)
-        for name, value in task_spec(mapped):
-            if isinstance(value, Path) and name in params:
-                params[name] = self.check_path(str(params[name]), f"params.{name}")
+        for name, value in spec:
+            if name not in params or value is None or not (isinstance(value, Path) or name in named):
+                continue
+            given = params[name]
+            if isinstance(given, dict):  # keyframes: frame -> file
+                params[name] = {k: self.check_path(str(v), f"params.{name}.{k}") for k, v in given.items()}
+            elif name == "mask" and str(given).lower() == "alpha":
+                continue  # the plate's own alpha, not a file
+            else:
+                params[name] = self.check_path(str(given), f"params.{name}")
         return mapped.model_copy(update={"params": params})
 
     def _check_inside(self, path: Path, what: str, shown: str) -> None:
