@@ -14,19 +14,19 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from dreamplate.color.model_space import VideoModelSpace
-from dreamplate.color.ocio import ColorConfig, SpaceChoice, frame_attributes
+from dreamplate.color.ocio import ColorConfig, SpaceChoice, frame_attributes, load_config, resolve_input_space
 from dreamplate.errors import Cancelled, InputError, JobError, ModelError
 from dreamplate.gen.models import ModelInfo
 from dreamplate.gen.plate import ModelGeometry, composite_with_matte, from_model, place_on_display, read_matte, to_model
 from dreamplate.gen.spec import GenSpec
 from dreamplate.gen.windows import Window, anchor_colour, blend_weights, measure_shift, seed_for_window, valid_length
 from dreamplate.io.exr import ExrImage, PartInfo, choose_part, read_exr, read_info, window_size, write_exr
-from dreamplate.io.outputs import finished
+from dreamplate.io.outputs import check_outputs, finished
 from dreamplate.io.provenance import Provenance
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
 
@@ -159,6 +159,37 @@ def output_paths(output: str, frames: list[int]) -> tuple[str, dict[int, Path]]:
     if seq.suffix.lower() != ".exr":
         raise InputError(f"{output}: outputs are scene-linear EXR; use an .exr name")
     return seq.pattern, {f: seq.path(f) for f in frames}
+
+
+class PlateRun(NamedTuple):
+    """What a plate op has checked before any model loads: its spec (draft applied), plate, mattes, colour, outputs."""
+
+    spec: Any
+    plate: PlateSequence
+    masks: dict[int, Path] | None
+    cfg: ColorConfig
+    space: SpaceChoice
+    label: str
+    outputs: dict[int, Path]
+
+
+def prepare_plate_run(spec: Any, operation: str, only_frames: Collection[int] | None) -> PlateRun:
+    """Step 1 of relight and sketch: plate frames and headers, mattes, colour space, outputs; nothing is written.
+
+    Raises InputError/ColorError naming the file or option when any of them is wrong.
+    """
+    spec = apply_draft(spec, operation)
+    plate = check_plate(spec.inputs[0], spec.frames, spec.part, spec.view)
+    masks = mask_paths(spec, plate)
+    cfg = load_config(spec.ocio)
+    space = resolve_input_space(cfg, plate.info.attributes, spec.colorspace)
+    log.info("colour space: %s (%s)", space.name, space.reason)
+    label, outputs = output_paths(spec.output, plate.frames)
+    check_outputs(outputs, [*plate.paths.values(), *(masks or {}).values()])
+    unknown = sorted(set(only_frames or ()) - set(plate.frames))
+    if unknown:
+        raise InputError(f"{label}: frames {unknown[:5]} are not among this run's output frames")
+    return PlateRun(spec, plate, masks, cfg, space, label, outputs)
 
 
 def mask_paths(spec: Any, plate: PlateSequence) -> dict[int, Path] | None:

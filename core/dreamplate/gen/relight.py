@@ -22,19 +22,16 @@ from typing import Any
 import numpy as np
 
 from dreamplate.color.model_space import video_model_space
-from dreamplate.color.ocio import load_config, resolve_input_space
-from dreamplate.errors import InputError, ModelError
+from dreamplate.errors import Cancelled, ModelError
 from dreamplate.gen.engine import (
     GenResult,
     LazyPipeline,
     ProgressCallback,
     StepCallback,
     Stream,
-    apply_draft,
     call_pipeline,
     check_plate,
-    mask_paths,
-    output_paths,
+    prepare_plate_run,
     read_plate,
     render_settings,
     scheduler_name,
@@ -49,7 +46,7 @@ from dreamplate.gen.engine import (
 from dreamplate.gen.plate import fit_geometry
 from dreamplate.gen.spec import RelightSpec
 from dreamplate.gen.windows import Window, plan_windows
-from dreamplate.io.outputs import check_outputs, finished
+from dreamplate.io.outputs import finished
 from dreamplate.io.provenance import Provenance
 
 log = logging.getLogger(__name__)
@@ -69,18 +66,7 @@ def run_relight(
     `only_frames`: just those output frame numbers (a chunk of a farm job); every window that touches them runs.
     """
     # 1. Check everything that needs no model.
-    spec = apply_draft(spec, "relight")
-    plate = check_plate(spec.inputs[0], spec.frames, spec.part, spec.view)
-    masks = mask_paths(spec, plate)
-    cfg = load_config(spec.ocio)
-    space = resolve_input_space(cfg, plate.info.attributes, spec.colorspace)
-    log.info("colour space: %s (%s)", space.name, space.reason)
-    label, outputs = output_paths(spec.output, plate.frames)
-    check_outputs(outputs, [*plate.paths.values(), *(masks or {}).values()])
-    if only_frames is not None:
-        unknown = sorted(set(only_frames) - set(plate.frames))
-        if unknown:
-            raise InputError(f"{label}: frames {unknown[:5]} are not among this run's output frames")
+    spec, plate, masks, cfg, space, label, outputs = prepare_plate_run(spec, "relight", only_frames)
     result = GenResult(output=label)
 
     # 2. Strength 0 is the identity: no model, the plate as it is.
@@ -89,8 +75,6 @@ def run_relight(
         wanted = [f for f in plate.frames if only_frames is None or f in set(only_frames)]
         for done, frame in enumerate(wanted, start=1):
             if cancelled is not None and cancelled():
-                from dreamplate.errors import Cancelled
-
                 raise Cancelled(f"relight: cancelled after {done - 1} of {len(wanted)} frames")
             provenance = Provenance(
                 operation="relight",

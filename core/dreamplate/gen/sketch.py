@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from dreamplate.color.model_space import video_model_space
-from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
 from dreamplate.gen.engine import (
     GenResult,
@@ -27,11 +26,9 @@ from dreamplate.gen.engine import (
     ProgressCallback,
     StepCallback,
     Stream,
-    apply_draft,
     call_pipeline,
     check_plate,
-    mask_paths,
-    output_paths,
+    prepare_plate_run,
     read_reference,
     render_settings,
     scheduler_name,
@@ -45,7 +42,6 @@ from dreamplate.gen.engine import (
 from dreamplate.gen.plate import fit_geometry
 from dreamplate.gen.spec import SketchSpec
 from dreamplate.gen.windows import Window, plan_windows
-from dreamplate.io.outputs import check_outputs
 from dreamplate.io.provenance import Provenance
 
 log = logging.getLogger(__name__)
@@ -63,15 +59,7 @@ def run_sketch(
     Errors and cancel as `run_relight`: everything is checked before a model loads or a file is written.
     """
     # 1. Check everything that needs no model.
-    spec = apply_draft(spec, "sketch")
-    plate = check_plate(spec.inputs[0], spec.frames, spec.part, spec.view)
-    masks = mask_paths(spec, plate)
-    cfg = load_config(spec.ocio)
-    space = resolve_input_space(cfg, plate.info.attributes, spec.colorspace)
-    label, outputs = output_paths(spec.output, plate.frames)
-    check_outputs(outputs, [*plate.paths.values(), *(masks or {}).values()])
-    if only_frames is not None and set(only_frames) - set(plate.frames):
-        raise InputError(f"{label}: frames {sorted(set(only_frames) - set(plate.frames))[:5]} are not output frames")
+    spec, plate, masks, cfg, space, label, outputs = prepare_plate_run(spec, "sketch", only_frames)
     if spec.light_reference is not None and not Path(spec.light_reference).is_file():
         raise InputError(f"--light-reference {spec.light_reference}: no such file")
 
