@@ -82,15 +82,27 @@ def best_of(method, a: np.ndarray, b: np.ndarray, repeats: int) -> float:
     return min(times)
 
 
+def interleaved_best(methods: list, a: np.ndarray, b: np.ndarray, repeats: int) -> list[float]:
+    """Best-of seconds per method, the methods taking turns, so a busy spell on the machine hits them alike."""
+    for method in methods:
+        method(a, b)  # warm-up: session start, allocations, thread pools
+    times: list[list[float]] = [[] for _ in methods]
+    for _ in range(repeats):
+        for method, spent in zip(methods, times, strict=True):
+            start = time.perf_counter()
+            method(a, b)
+            spent.append(time.perf_counter() - start)
+    return [min(spent) for spent in times]
+
+
 def speed(data_dir: Path, repeats: int) -> None:
-    print(f"\nseconds per in-between (network + warp), {THREADS} threads, best of {repeats}")
+    print(f"\nseconds per in-between (network + warp), {THREADS} threads, best of {repeats}, runtimes taking turns")
     print(f"{'size':<10} {'model':<10} {'torch eager':>12} {'onnxruntime':>12} {'torch/ort':>10}  provider")
     for width, height in ((960, 540), (2048, 1080)):
         a, b = frame_pair(width, height, data_dir)
-        for model in ("rife-v4", "rife-hdv3"):
-            torch_s = best_of(learned(model, runtime="torch"), a, b, repeats)
+        for model in ("rife-hdv3", "rife-v4"):
             ort = learned(model, runtime="onnx")
-            ort_s = best_of(ort, a, b, repeats)
+            torch_s, ort_s = interleaved_best([learned(model, runtime="torch"), ort], a, b, repeats)
             ratio = torch_s / ort_s
             print(f"{width}x{height:<5} {model:<10} {torch_s:12.3f} {ort_s:12.3f} {ratio:9.2f}x  {ort.provider}")
 
@@ -126,12 +138,13 @@ def gpu_speed(data_dir: Path, repeats: int) -> None:
 def memory(data_dir: Path) -> None:
     """Peak RSS of one learned in-between per plate size, each in a fresh process (auto scale)."""
     print(f"\npeak RSS of one learned in-between ({DEFAULT_LEARNED}, onnx, --scale auto), fresh process each")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent at fork, VmHWM starts anew with exec.
     child = (
-        "import sys, json, resource, numpy as np; sys.path.insert(0, 'benchmarks'); sys.path.insert(0, 'core');"
+        "import sys, json, re; sys.path.insert(0, 'benchmarks'); sys.path.insert(0, 'core');"
         "from bench_learned import learned, frame_pair; from pathlib import Path;"
+        "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1));"
         "w, h = int(sys.argv[1]), int(sys.argv[2]); a, b = frame_pair(w, h, Path(sys.argv[3]));"
-        f"base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; learned('{DEFAULT_LEARNED}')(a, b);"
-        "print(json.dumps([base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))"
+        f"base = hwm(); learned('{DEFAULT_LEARNED}')(a, b); print(json.dumps([base, hwm()]))"
     )
     root = Path(__file__).resolve().parents[1]
     for width, height in ((2048, 1080), (4096, 2160)):
