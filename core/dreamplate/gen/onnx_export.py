@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamplate.errors import ModelError
 from dreamplate.gen.models import ModelInfo
+from dreamplate.runtime.onnx import export_dynamo, export_graph, to_fp16
 from dreamplate.runtime.weights import model_dirs, sha256_file
 
 if TYPE_CHECKING:
@@ -549,12 +550,13 @@ def _export_graph(
     raw = raw_dir / f"{name}.onnx"
     try:
         if dynamo_first:
-            how = _export_dynamo(module, example, raw, inputs, outputs, axes, opset)
+            how = export_dynamo(module, example, raw, inputs, outputs, axes, opset, external_data=True)
         else:
-            how = _export_torchscript(module, example, raw, inputs, outputs, axes, opset)
+            _register_symbolics(opset)
+            how = export_graph(module, example, raw, inputs, outputs, axes, opset, external_data=True)
         model = onnx.load(str(raw))
         if precision == "fp16":
-            model = _to_fp16(model)
+            model = to_fp16(model, FP32_OPS)
         staged = out_dir / f"_staged_{name}.onnx"
         _save_external(model, staged, f"_staged_{name}.onnx.data")
         del model
@@ -570,41 +572,6 @@ def _export_graph(
         for leftover in out_dir.glob(f"_staged_{name}.onnx*"):
             leftover.unlink()
     return how
-
-
-def _export_torchscript(
-    module: Any,
-    example: tuple,
-    out_path: Path,
-    inputs: list[str],
-    outputs: list[str],
-    axes: dict[str, dict[int, str]],
-    opset: int,
-) -> str:
-    """The TorchScript exporter with `dynamic_axes`; the dynamo exporter where it fails."""
-    import warnings
-
-    import torch
-
-    _register_symbolics(opset)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; tracer warnings are noise
-            torch.onnx.export(
-                module,
-                example,
-                str(out_path),
-                dynamo=False,
-                input_names=inputs,
-                output_names=outputs,
-                dynamic_axes=axes,
-                opset_version=opset,
-                do_constant_folding=True,
-            )
-        return "torchscript"
-    except Exception as exc:  # the exporter raises many unrelated types; fall back, keep the reason
-        log.warning("%s: TorchScript exporter failed (%s); trying dynamo", out_path.stem, str(exc).splitlines()[0])
-    return _export_dynamo(module, example, out_path, inputs, outputs, axes, opset)
 
 
 def _register_symbolics(opset: int) -> None:
@@ -659,59 +626,6 @@ def _register_symbolics(opset: int) -> None:
     torch.onnx.register_custom_op_symbolic("aten::rms_norm", rms_norm, opset)
     torch.onnx.register_custom_op_symbolic("aten::movedim", movedim, opset)
     torch.onnx.register_custom_op_symbolic("aten::_upsample_nearest_exact2d", upsample_nearest_exact, opset)
-
-
-def _export_dynamo(
-    module: Any,
-    example: tuple,
-    out_path: Path,
-    inputs: list[str],
-    outputs: list[str],
-    axes: dict[str, dict[int, str]],
-    opset: int,
-) -> str:
-    """The dynamo exporter with every named dynamic axis as a symbolic dimension (shared by name)."""
-    import inspect
-
-    import torch
-
-    shapes: list[Any] = []
-    for input_name in inputs:
-        spec = {i: torch.export.Dim.AUTO for i in axes.get(input_name, {})}
-        shapes.append(spec or None)
-    # dynamic_shapes follows forward's signature: named parameters one by one, then *args as one tuple.
-    params = list(inspect.signature(module.forward).parameters.values())
-    named = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
-    has_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-    structure = tuple(shapes[:named]) + ((tuple(shapes[named:]),) if has_varargs else ())
-    try:
-        program = torch.onnx.export(
-            module,
-            example,
-            dynamo=True,
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_shapes=structure,
-            opset_version=opset,
-            external_data=True,
-        )
-        program.save(str(out_path), external_data=True)
-    except Exception as exc:  # the exporter raises many unrelated types; the message is what a user can act on
-        raise ModelError(
-            f"{out_path.stem}: ONNX export failed with both exporters: {str(exc).splitlines()[0]}"
-        ) from exc
-    return "dynamo"
-
-
-def _to_fp16(model: Any) -> Any:
-    """The graph in fp16 inside, fp32 at its inputs/outputs and for `FP32_OPS`, nodes in topological order."""
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    from dreamplate.runtime.onnx import _sort_nodes
-
-    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=list(FP32_OPS))
-    _sort_nodes(half.graph)
-    return half
 
 
 def _save_external(model: Any, path: Path, data_name: str) -> None:

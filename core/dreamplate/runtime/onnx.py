@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,7 @@ def export_onnx(net: torch.nn.Module, path: Path, opset: int = 17, fp16: bool = 
     example = _example_inputs(height=2 * multiple, width=3 * multiple)
     net = net.eval()
     with atomic_path(path) as tmp_path:
-        how = _export_graph(net, example, tmp_path, opset)
+        how = export_graph(net, example, tmp_path, INPUT_NAMES, OUTPUT_NAMES, _DYNAMIC_AXES, opset)
         if fp16:
             _convert_fp16(tmp_path)
         try:
@@ -86,72 +87,103 @@ def _example_inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor
     return img0, img1, torch.full((1, 1, 1, 1), 0.5)
 
 
-def _export_graph(net: torch.nn.Module, example: tuple, out_path: Path, opset: int) -> str:
-    """Write the fp32 graph; returns which exporter wrote it.
+def export_graph(
+    module: torch.nn.Module,
+    example: tuple,
+    out_path: Path,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    axes: dict[str, dict[int, str]],
+    opset: int,
+    external_data: bool = False,
+) -> str:
+    """Write `module` to ONNX at `out_path` with the named `axes` dynamic; returns which exporter wrote it.
 
-    The TorchScript exporter (`dynamo=False`) comes first: it gives a plain graph with dynamic H/W from
-    `dynamic_axes` whose node names keep the module scopes the fp16 conversion relies on. Where it is gone or
-    fails, the dynamo exporter with `dynamic_shapes` is the fallback.
+    The TorchScript exporter (`dynamo=False`) comes first: it gives a plain graph with dynamic axes from
+    `dynamic_axes`, whose node names keep the module scopes an fp16 conversion can select by. Where it is gone or
+    fails, the dynamo exporter is the fallback.
     """
     import torch
 
     try:
         with warnings.catch_warnings():
-            # The TorchScript exporter is deprecated upstream; it is still the one that gives the graph above.
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; tracer warnings are noise
             torch.onnx.export(
-                net,
+                module,
                 example,
                 str(out_path),
                 dynamo=False,
-                input_names=list(INPUT_NAMES),
-                output_names=list(OUTPUT_NAMES),
-                dynamic_axes=_DYNAMIC_AXES,
+                input_names=list(inputs),
+                output_names=list(outputs),
+                dynamic_axes=axes,
                 opset_version=opset,
                 do_constant_folding=True,
             )
-        return "torchscript exporter"
-    except (TypeError, RuntimeError, torch.onnx.errors.OnnxExporterError) as exc:
-        log.warning("TorchScript ONNX exporter failed (%s); trying the dynamo exporter", str(exc).splitlines()[0])
-    return _export_dynamo(net, example, out_path, opset)
+        return "torchscript"
+    except Exception as exc:  # the exporter raises many unrelated types; fall back, keep the reason
+        log.warning("%s: TorchScript exporter failed (%s); trying dynamo", out_path.stem, str(exc).splitlines()[0])
+    return export_dynamo(module, example, out_path, inputs, outputs, axes, opset, external_data)
 
 
-def _export_dynamo(net: torch.nn.Module, example: tuple, out_path: Path, opset: int) -> str:
-    """The dynamo exporter with symbolic batch, height and width (height and width stay multiples of the pad)."""
+def export_dynamo(
+    module: torch.nn.Module,
+    example: tuple,
+    out_path: Path,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    axes: dict[str, dict[int, str]],
+    opset: int,
+    external_data: bool = False,
+) -> str:
+    """The dynamo exporter with every dynamic axis of `axes` left for it to infer; returns "dynamo"."""
+    import inspect
+
     import torch
 
-    batch = torch.export.Dim("batch", min=1, max=64)
-    height = torch.export.Dim("height", min=1, max=256)
-    width = torch.export.Dim("width", min=1, max=256)
-    multiple = int(getattr(net, "pad_multiple", 64))
-    frame = {0: batch, 2: multiple * height, 3: multiple * width}
+    shapes: list[Any] = []
+    for input_name in inputs:
+        spec = {i: torch.export.Dim.AUTO for i in axes.get(input_name, {})}
+        shapes.append(spec or None)
+    # dynamic_shapes follows forward's signature: named parameters one by one, then *args as one tuple.
+    params = list(inspect.signature(module.forward).parameters.values())
+    named = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    has_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    structure = tuple(shapes[:named]) + ((tuple(shapes[named:]),) if has_varargs else ())
     try:
         program = torch.onnx.export(
-            net,
+            module,
             example,
             dynamo=True,
-            input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
-            dynamic_shapes=(frame, frame, {0: batch}),
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_shapes=structure,
             opset_version=opset,
-            external_data=False,
+            external_data=external_data,
         )
-        program.save(str(out_path))
+        program.save(str(out_path), external_data=external_data)
     except Exception as exc:  # the exporter raises many unrelated types; the message is what a user can act on
-        raise ModelError(f"{out_path.name}: ONNX export failed: {str(exc).splitlines()[0]}") from exc
-    return "dynamo exporter"
+        raise ModelError(f"{out_path.stem}: ONNX export failed: {str(exc).splitlines()[0]}") from exc
+    return "dynamo"
+
+
+def to_fp16(model: Any, fp32_ops: Sequence[str], keep_nodes: Sequence[str] = ()) -> Any:
+    """The graph in fp16 inside, fp32 at its inputs and outputs, for `fp32_ops` and the nodes named in `keep_nodes`."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    half = convert_float_to_float16(
+        model, keep_io_types=True, op_block_list=list(fp32_ops), node_block_list=list(keep_nodes)
+    )
+    _sort_nodes(half.graph)
+    return half
 
 
 def _convert_fp16(model_path: Path) -> None:
-    """Convert the graph at `model_path` to fp16 in place, fp32 at its inputs and outputs and for `FP32_OPS`."""
+    """Convert the flow net at `model_path` to fp16 in place, keeping `FP32_OPS` and the warp in fp32."""
     import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = onnx.load(str(model_path))
     keep = [node.name for node in model.graph.node if _FP32_SCOPE in node.name]
-    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=list(FP32_OPS), node_block_list=keep)
-    _sort_nodes(half.graph)
-    onnx.save(half, str(model_path))
+    onnx.save(to_fp16(model, FP32_OPS, keep), str(model_path))
 
 
 def _sort_nodes(graph: Any) -> None:
