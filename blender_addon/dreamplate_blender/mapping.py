@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from .clientlib import client
+
 # Blender's names for its scene-linear working spaces (5.0: `bpy.data.colorspace.working_space`; 4.x: the
 # "Linear Rec.709" scene_linear role) and the colour interop ids that dreamplate's OCIO config resolves. Sent as
 # the job's `colorspace`, so the server knows the frames' primaries even when the EXR header does not say.
@@ -49,7 +51,8 @@ def interop_id(blender_name: str) -> str:
 class PathMap:
     """`CLIENT=SERVER` prefix pairs: this workstation's spelling of a path and the job server's.
 
-    The server maps too (`dreamplate serve --map`); mapping here lets a shared server stay unconfigured.
+    The server maps too (`dreamplate serve --map`); mapping here lets a shared server stay unconfigured. The rule
+    itself is the job client's (`PathMaps`), so Blender, Nuke and the server read a map the same way.
     """
 
     pairs: tuple[tuple[str, str], ...] = ()
@@ -57,36 +60,18 @@ class PathMap:
     @classmethod
     def parse(cls, text: str) -> PathMap:
         """`'Z:/shows=/mnt/shows; /Volumes/proj=/proj'` -> PathMap; MappingError names a malformed entry."""
-        pairs = []
-        for entry in re.split(r"[;\n]", text or ""):
-            entry = entry.strip()
-            if not entry:
-                continue
-            client, sep, server = entry.partition("=")
-            if not sep or not client.strip() or not server.strip():
-                raise MappingError(f"path mapping {entry!r}: write it as CLIENT_PREFIX=SERVER_PREFIX")
-            pairs.append((client.strip(), server.strip()))
-        return cls(tuple(pairs))
+        try:
+            return cls(client.PathMaps.parse(text).pairs)
+        except ValueError as exc:
+            raise MappingError(str(exc)) from None
 
     def to_server(self, path: str) -> str:
         """The server's spelling of a local path (unchanged when no prefix matches)."""
-        return _swap(path, ((c, s) for c, s in self.pairs))
+        return client.PathMaps(self.pairs).to_server(path)
 
     def to_client(self, path: str) -> str:
         """This machine's spelling of a path the server names (a job's output)."""
-        return _swap(path, ((s, c) for c, s in self.pairs))
-
-
-def _swap(path: str, pairs: Iterable[tuple[str, str]]) -> str:
-    normal = path.replace("\\", "/")
-    for old, new in pairs:
-        prefix = old.replace("\\", "/").rstrip("/")
-        if normal == prefix or normal.startswith(prefix + "/"):
-            rest = normal[len(prefix) :].lstrip("/")
-            target = new.rstrip("/\\")
-            separator = "\\" if _WINDOWS_PATH.match(new) and "/" not in new else "/"
-            return f"{target}{separator}{rest.replace('/', separator)}" if rest else target
-    return path
+        return client.PathMaps(self.pairs).to_client(path)
 
 
 def pure_path(path: str) -> PurePath:

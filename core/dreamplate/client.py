@@ -14,11 +14,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,73 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 TOKEN_ENV = "DREAMPLATE_TOKEN"
 URL_ENV = "DREAMPLATE_URL"
 TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+_WINDOWS_PREFIX = re.compile(r"^(?:[A-Za-z]:|\\\\|//)")
+
+
+def swap_prefix(path: str, prefix: str, replacement: str) -> str | None:
+    """`path` with `prefix` (whole folders only) swapped for `replacement`, or None when it does not start with it.
+
+    A drive-letter or UNC prefix matches in any case and with either slash; what follows the prefix takes the
+    separator of the replacement (backslashes under a Windows prefix written with them).
+    """
+    windows = bool(_WINDOWS_PREFIX.match(prefix))
+    text, head = (path.replace("\\", "/"), prefix.replace("\\", "/")) if windows else (path, prefix)
+    head = head.rstrip("/") or "/"
+    start = text[: len(head)]
+    if (start.lower() != head.lower()) if windows else (start != head):
+        return None
+    rest = text[len(head) :]
+    if rest and not rest.startswith("/") and head != "/":
+        return None
+    rest = rest.lstrip("/")
+    separator = "\\" if _WINDOWS_PREFIX.match(replacement) and "/" not in replacement else "/"
+    base = replacement.rstrip("/\\")
+    if not base:
+        return "/" + rest
+    return base + separator + rest.replace("/", separator) if rest else base
+
+
+class PathMaps:
+    """`CLIENT=SERVER` prefix rules between a workstation's spelling of paths and the job server's.
+
+    Hosts map their paths before submitting and map result paths back; the server applies the same rule to its own
+    `--map` list, so either side can hold the mapping. The longest matching prefix wins.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self.pairs = tuple((str(client), str(server)) for client, server in pairs)
+
+    @classmethod
+    def parse(cls, text: str) -> PathMaps:
+        """`'Z:/shows=/mnt/shows; /Volumes/proj=/proj'` (`;` or newlines); ValueError names a malformed entry."""
+        pairs = []
+        for entry in re.split(r"[;\n]", text or ""):
+            entry = entry.strip()
+            if not entry:
+                continue
+            client, sep, server = entry.partition("=")
+            if not sep or not client.strip() or not server.strip():
+                raise ValueError(f"path map {entry!r}: give CLIENT_PREFIX=SERVER_PREFIX, e.g. 'Z:/shows=/mnt/shows'")
+            pairs.append((client.strip(), server.strip()))
+        return cls(pairs)
+
+    def to_server(self, path: str) -> str:
+        """The server's spelling of a workstation path (unchanged when no rule matches)."""
+        return _first_swap(path, self.pairs)
+
+    def to_client(self, path: str) -> str:
+        """The workstation's spelling of a path the server names: the rules read backwards."""
+        return _first_swap(path, [(server, client) for client, server in self.pairs])
+
+
+def _first_swap(path: str, pairs: Iterable[tuple[str, str]]) -> str:
+    for prefix, replacement in sorted(pairs, key=lambda pair: len(pair[0]), reverse=True):
+        swapped = swap_prefix(path, prefix, replacement)
+        if swapped is not None:
+            return swapped
+    return path
 
 
 class ClientError(Exception):

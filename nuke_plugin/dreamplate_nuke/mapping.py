@@ -11,6 +11,8 @@ import re
 import struct
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from dreamplate import client
+
 FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d|@+")
 """A frame-number token in a file pattern: `####`, `%04d`, `@@@@` (as Nuke and dreamplate both spell them)."""
 
@@ -26,45 +28,20 @@ class SpecError(ValueError):
 
 def parse_maps(text: str) -> List[Tuple[str, str]]:
     """`CLIENT=SERVER` rules, one per line or separated by `;` (as `$DREAMPLATE_MAP` holds them)."""
-    rules = []
-    for item in re.split(r"[;\n]", text or ""):
-        item = item.strip()
-        if not item:
-            continue
-        client, sep, server = item.partition("=")
-        if not sep or not client.strip() or not server.strip():
-            raise SpecError("path map {!r}: give CLIENT_PREFIX=SERVER_PREFIX, e.g. 'Z:/shows=/mnt/shows'".format(item))
-        rules.append((client.strip(), server.strip()))
-    return rules
-
-
-def _swap(path: str, prefix: str, replacement: str) -> Optional[str]:
-    """`path` with `prefix` swapped for `replacement`, or None; a drive-letter prefix matches in any case and slash."""
-    windows = bool(re.match(r"^([A-Za-z]:|\\\\|//)", prefix))
-    text, head = (path.replace("\\", "/"), prefix.replace("\\", "/")) if windows else (path, prefix)
-    head = head.rstrip("/") or "/"
-    start = text[: len(head)]
-    if (start.lower() != head.lower()) if windows else (start != head):
-        return None
-    rest = text[len(head):]
-    if rest and not rest.startswith("/") and head != "/":
-        return None
-    base = replacement.rstrip("/") or "/"
-    return base + rest if base != "/" else "/" + rest.lstrip("/")
+    try:
+        return list(client.PathMaps.parse(text).pairs)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def to_server(path: str, maps: PathMaps) -> str:
     """The server's spelling of a workstation path (longest matching prefix wins; unchanged when none matches)."""
-    for client, server in sorted(maps, key=lambda rule: len(rule[0]), reverse=True):
-        swapped = _swap(path, client, server)
-        if swapped is not None:
-            return swapped
-    return path
+    return client.PathMaps(maps).to_server(path)
 
 
 def to_client(path: str, maps: PathMaps) -> str:
     """The workstation's spelling of a server path: the maps read backwards."""
-    return to_server(path, [(server, client) for client, server in maps])
+    return client.PathMaps(maps).to_client(path)
 
 
 # --- frame patterns and result frames --------------------------------------------------------------------------------

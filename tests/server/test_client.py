@@ -197,3 +197,17 @@ def test_client_parses_as_python_3_7_for_nuke_13() -> None:
     text = Path(dreamplate.client.__file__).read_text()
     ast.parse(text, feature_version=(3, 7))
     assert ".removeprefix(" not in text and ".removesuffix(" not in text
+
+
+def test_path_maps_are_read_the_same_way_by_every_host() -> None:
+    from dreamplate.client import PathMaps, swap_prefix
+
+    maps = PathMaps.parse("Z:\\shows=/mnt/shows; /Volumes/proj=/proj\n/Volumes/proj/fast=/fast")
+    assert maps.to_server("z:/shows/a/plate.####.exr") == "/mnt/shows/a/plate.####.exr"  # any case, either slash
+    assert maps.to_server("/Volumes/proj/fast/x.exr") == "/fast/x.exr"  # the longest prefix wins
+    assert maps.to_server("/Volumes/project/x.exr") == "/Volumes/project/x.exr"  # whole folders only
+    assert maps.to_client("/mnt/shows/a/out.####.exr") == "Z:\\shows\\a\\out.####.exr"
+    assert swap_prefix("/a/b.exr", "/", "/srv") == "/srv/a/b.exr"
+    assert swap_prefix("/srv", "/srv", "/") == "/"
+    with pytest.raises(ValueError, match="'nonsense'"):
+        PathMaps.parse("nonsense")

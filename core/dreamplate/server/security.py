@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dreamplate.client import swap_prefix
 from dreamplate.errors import DreamplateError
 from dreamplate.jobs.spec import JobSpec, task_spec
 from dreamplate.userdirs import config_dir
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "DREAMPLATE_TOKEN"
 TOKEN_FILE = "token"
 _FRAME_TOKEN = re.compile(r"#+|@+|%\d*d")
-_WINDOWS_PREFIX = re.compile(r"^(?:[A-Za-z]:|\\\\|//)")
 
 
 class ForbiddenPathError(DreamplateError):
@@ -96,24 +96,9 @@ class PathMap:
     client: str
     server: str
 
-    @property
-    def windows(self) -> bool:
-        """A drive letter or UNC prefix: matched case-insensitively, with either slash."""
-        return bool(_WINDOWS_PREFIX.match(self.client))
-
     def apply(self, path: str) -> str | None:
         """`path` with the client prefix swapped for the server's, or None when the prefix does not match."""
-        text, prefix = path, self.client
-        if self.windows:
-            text, prefix = text.replace("\\", "/"), prefix.replace("\\", "/")
-        prefix = prefix.rstrip("/") or "/"
-        head = text[: len(prefix)]
-        same = head.lower() == prefix.lower() if self.windows else head == prefix
-        rest = text[len(prefix) :]
-        if not same or (rest and not rest.startswith("/") and prefix != "/"):
-            return None
-        server = self.server.rstrip("/") or "/"
-        return server + rest if server != "/" else "/" + rest.lstrip("/")
+        return swap_prefix(path, self.client, self.server)
 
 
 def parse_map(text: str) -> PathMap:
