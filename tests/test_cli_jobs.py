@@ -56,7 +56,7 @@ def _one_error_line(result, start: str) -> str:
         ('{"task": "interpolate", ', "not valid JSON: Expecting property name enclosed in double quotes at line 1"),
         ("[1, 2]", "job: Input should be a valid dictionary"),
         ('{"task": "interpolate", "inputs": ["a.####.exr"]}', "output: Field required"),
-        ('{"task": "paint", "inputs": ["a.####.exr"], "output": "b.####.exr"}', "task 'paint': unknown"),
+        ('{"task": "paint", "inputs": ["a.####.exr"], "output": "b.####.exr"}', "operation 'paint': unknown"),
         (
             '{"task": "interpolate", "inputs": ["a.####.exr"], "output": "b.####.exr", "params": {"factor": 0}}',
             "interpolate job: factor: Input should be greater than or equal to 1",

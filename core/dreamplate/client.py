@@ -146,9 +146,9 @@ class Client:
         """`{"status": "ok", "version": ...}`; needs no token."""
         return self._request("GET", "/v1/health")
 
-    def tasks(self) -> dict[str, Any]:
-        """Every task and the JSON schema of its params (`["tasks"][name]["params_schema"]`)."""
-        return self._request("GET", "/v1/tasks")
+    def ops(self) -> dict[str, Any]:
+        """Every operation's description (`["ops"]`: name, title, fields with defaults and UI hints) and `version`."""
+        return self._request("GET", "/v1/ops")
 
     def models(self) -> dict[str, Any]:
         """Models the server holds warm."""

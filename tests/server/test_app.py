@@ -19,15 +19,24 @@ def test_health_answers_version(api) -> None:
     assert response.json() == {"status": "ok", "version": __version__}
 
 
-def test_tasks_publish_each_task_params_schema(api) -> None:
-    body = api.get("/v1/tasks").json()
-    assert body["schema"] == "dreamplate.job/1"
-    assert set(body["job_schema"]["required"]) >= {"task", "inputs", "output"}
-    interpolate = body["tasks"]["interpolate"]
+def test_ops_publish_each_operation_with_its_settings_and_version(api) -> None:
+    response = api.get("/v1/ops")
+    body = response.json()
+    assert body["schema"] == "dreamplate.ops/1"
+    assert response.headers["etag"] == f'"{body["version"]}"' and len(body["version"]) == 16
+    assert set(body["job_schema"]["required"]) >= {"inputs", "output"}
+    ops = {op["name"]: op for op in body["ops"]}
+    assert list(ops) == ["interpolate", "relight", "sketch", "keyframes"]
+    interpolate = ops["interpolate"]
     properties = interpolate["params_schema"]["properties"]
     assert "factor" in properties and "method" in properties
     assert "inputs" not in properties and "output" not in properties  # the job's own fields, not settings
-    assert interpolate["summary"]
+    assert interpolate["summary"] and interpolate["title"] == "Interpolate"
+    strength = next(f for f in ops["relight"]["fields"] if f["name"] == "strength")
+    assert (strength["default"], strength["minimum"], strength["maximum"], strength["type"]) == (0.5, 0.0, 1.0, "number")
+    assert {f["name"]: f["kind"] for f in ops["relight"]["fields"]}["model"] == "model"
+    assert api.get("/v1/ops/relight").json() == ops["relight"]
+    assert api.get("/v1/ops/paint").status_code == 404
 
 
 def test_models_lists_what_jobs_may_name_and_what_is_warm(api, tmp_path, monkeypatch) -> None:
@@ -80,7 +89,7 @@ def test_failed_job_keeps_its_reason(api, root: Path) -> None:
         (b"[1, 2]", 422, "must be a JSON object"),
         (json.dumps({"task": "interpolate", "inputs": ["/x.exr"]}).encode(), 422, "job: output: Field required"),
         (json.dumps({"task": "interpolate", "inputs": [], "output": "/o.exr"}).encode(), 422, "job: inputs"),
-        (json.dumps({"task": "paint", "inputs": ["/x"], "output": "/y"}).encode(), 422, "task 'paint': unknown"),
+        (json.dumps({"task": "paint", "inputs": ["/x"], "output": "/y"}).encode(), 422, "operation 'paint': unknown"),
         (json.dumps({"task": "interpolate", "inputs": ["/a"], "output": "/b", "nope": 1}).encode(), 422, "nope"),
     ],
 )

@@ -69,7 +69,7 @@ def test_client_module_imports_only_the_standard_library() -> None:
 
 def test_health_tasks_and_models(client: Client) -> None:
     assert client.health()["status"] == "ok"
-    assert "factor" in client.tasks()["tasks"]["interpolate"]["params_schema"]["properties"]
+    assert "factor" in next(op for op in client.ops()["ops"] if op["name"] == "interpolate")["params_schema"]["properties"]
     assert "loaded" in client.models()
 
 
@@ -98,7 +98,7 @@ def test_events_yield_until_the_job_ends(client: Client, server) -> None:
 
 def test_server_errors_arrive_as_one_client_error_with_the_server_message(client: Client, server) -> None:
     root = server[1]
-    with pytest.raises(ClientError, match="task 'paint': unknown") as refused:
+    with pytest.raises(ClientError, match="operation 'paint': unknown") as refused:
         client.submit({"task": "paint", "inputs": ["/a"], "output": "/b"})
     assert refused.value.status == 422
     with pytest.raises(ClientError, match="outside the server's roots") as forbidden:

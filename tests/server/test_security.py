@@ -22,7 +22,7 @@ from dreamplate.server.security import (
 
 GUARDED = [
     ("GET", "/v1/models"),
-    ("GET", "/v1/tasks"),
+    ("GET", "/v1/ops"),
     ("GET", "/v1/jobs"),
     ("POST", "/v1/jobs"),
     ("GET", "/v1/jobs/abc"),

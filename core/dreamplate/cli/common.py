@@ -90,8 +90,11 @@ class LazyProgress:
 # --- job files: run here or on Ray; export for render farms -----------------------------------------------------------
 
 
-def spec_or_fail(cls, fields: dict):
-    """Build a pydantic spec from options; a validation error becomes one line naming the option as typed."""
+def spec_or_fail(cls, fields: dict, spelled: dict[str, str] | None = None):
+    """Build a pydantic spec from options; a validation error becomes one line naming the option as typed.
+
+    `spelled`: field name -> the option as the user types it, where that is not `--field-name` (`--float`, `--key`).
+    """
     from pydantic import ValidationError
 
     try:
@@ -99,10 +102,11 @@ def spec_or_fail(cls, fields: dict):
     except ValidationError as exc:
         first = exc.errors()[0]
         # Name the option as the user typed it; a whole-spec rule (empty loc) already names its options.
-        field_name = ".".join(str(p) for p in first["loc"])
+        field_name = str(first["loc"][0]) if first["loc"] else ""
         message = first["msg"].removeprefix("Value error, ")
         if field_name:
-            message = f"--{field_name.replace('_', '-')}: {message[0].lower()}{message[1:]}, got {first['input']!r}"
+            option = (spelled or {}).get(field_name, "--" + field_name.replace("_", "-"))
+            message = f"{option}: {message[0].lower()}{message[1:]}, got {first['input']!r}"
         fail(message)
         raise
 

@@ -24,6 +24,14 @@ def serve(
         list[str] | None,
         typer.Option("--map", help="CLIENT_PREFIX=SERVER_PREFIX path mapping for shared storage, e.g. 'Z:\\=/mnt/z'."),
     ] = None,
+    models_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--models-root",
+            help="Folder models may be loaded from (besides the --root folders); repeat for several. "
+            "Default: dreamplate's model store ($DREAMPLATE_MODELS, else the user cache).",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once in this process.")] = 1,
     ray: Annotated[str | None, typer.Option(help="Run each job's frame chunks on Ray: auto, local or ADDRESS.")] = None,
 ) -> None:
@@ -39,9 +47,10 @@ def serve(
     except ImportError as exc:
         fail(f"serve needs the server extra ({exc.name} is missing): pip install 'dreamplate[server]'")
         return
-    for folder in root:
-        if not folder.is_dir():
-            fail(f"--root {folder}: not a folder")
+    for option, folders in (("--root", root), ("--models-root", models_root or [])):
+        for folder in folders:
+            if not folder.is_dir():
+                fail(f"{option} {folder}: not a folder")
     try:
         maps = [parse_map(text) for text in map_ or []]
     except ValueError as exc:
@@ -59,9 +68,14 @@ def serve(
     if not is_loopback:
         log.warning("binding %s: the server is reachable from other machines; only the token protects it", host)
     store = JobStore.open()
-    policy = PathPolicy(root, maps)
+    policy = PathPolicy(root, maps, models_root)
     config = ServerConfig(token=token.value, policy=policy, store=store, workers=workers, ray_address=ray)
-    log.info("job store: %s; roots: %s", store.path, ", ".join(str(r) for r in policy.roots))
+    log.info(
+        "job store: %s; roots: %s; models roots: %s",
+        store.path,
+        ", ".join(str(r) for r in policy.roots),
+        ", ".join(str(r) for r in policy.model_roots),
+    )
     out_console.print(f"dreamplate {__version__} serving on http://{host}:{port}/v1 (docs at /v1/docs)", markup=False)
     uvicorn.run(
         create_app(config),

@@ -6,9 +6,12 @@ options, sizes); checks that need the model (multiples, capabilities) happen in 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from dreamplate.ops.fields import FilePath, FramePattern, KeyframeFiles, MattePattern, ModelRef, setting
+from dreamplate.ops.spec import OpSpec
 
 DRAFT_STEPS_DIVISOR = 4
 """A draft runs max(2, steps // 4) denoising steps."""
@@ -29,41 +32,40 @@ def parse_size(value: Any) -> tuple[int, int] | None:
     return width, height
 
 
-class GenSpec(BaseModel):
+class GenSpec(OpSpec):
     """Settings shared by the generative ops; an op's spec adds its inputs and defaults."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    PATH_PARAMS: ClassVar[tuple[str, ...]] = ("ocio", "light_reference", "from_draft")
-    """Settings that name files (the server maps them and keeps them inside its roots, as it does inputs)."""
-
-    output: str = Field(description="output frame pattern, e.g. out.####.exr")
-    prompt: str = Field("", description="what the result should look like")
-    negative_prompt: str = ""
-    model: str | None = Field(None, description="registered model name or diffusers-layout directory")
-    seed: int = Field(0, ge=0, lt=2**63, description="window 0's seed; later windows derive theirs from it")
-    steps: int = Field(30, ge=1, le=1000, description="denoising steps (a draft runs max(2, steps // 4))")
-    guidance: float = Field(5.0, ge=0.0, le=50.0, description="classifier-free guidance scale")
-    light_reference: str | None = Field(None, description="image of the wanted light (VACE reference image)")
-    size: tuple[int, int] | None = Field(None, description="model frame size WxH to fit the plate into")
-    max_area: int | None = Field(None, ge=1, description="most model pixels per frame, whatever the aspect")
-    window: int | None = Field(None, ge=1, description="frames per model call (default: the model's)")
-    overlap: int | None = Field(None, ge=0, description="frames shared by neighbouring windows (default window/4)")
-    draft: bool = Field(False, description="fast preview: about half the model size each side, few steps")
-    from_draft: str | None = Field(None, description="a draft's output pattern: render it at full quality")
-    device: str | None = None
-    offload: Literal["auto", "none", "model", "sequential"] = "auto"
-    runtime: Literal["auto", "torch", "onnx"] = Field(
-        "auto",
-        description="what runs the video model: onnx (ONNX Runtime, exporting once if needed), torch, or auto "
-        "(onnx where a cached export exists); not a setting: same pixels within tolerance, no re-render on change",
+    prompt: str = setting("", help="what the result should look like", multiline=True)
+    negative_prompt: str = setting("", help="what it should not look like", advanced=True)
+    model: ModelRef | None = setting(None, help="a registered model name or a diffusers-layout folder")
+    seed: int = setting(0, ge=0, lt=2**63, help="window 0's seed; later windows derive theirs from it")
+    steps: int = setting(30, ge=1, le=1000, help="denoising steps (a draft runs max(2, steps // 4))")
+    guidance: float = setting(5.0, ge=0.0, le=50.0, help="classifier-free guidance scale", advanced=True)
+    light_reference: FilePath | None = setting(
+        None, help="image of the wanted light (Wan VACE reference image)", advanced=True, input_role="light reference"
     )
-    colorspace: str | None = None
-    ocio: str | None = None
-    part: str | None = None
-    view: str | None = None
-    pixel_type: Literal["half", "float"] = "half"
-    compression: str = "zip"
+    size: tuple[int, int] | None = setting(
+        None, help="model frame size WxH the plate is fitted into, e.g. 832x480 (default: the model's)", advanced=True
+    )
+    max_area: int | None = setting(None, ge=1, help="at most this many model pixels per frame", advanced=True)
+    window: int | None = setting(None, ge=1, help="frames per model call (default: the model's)", advanced=True)
+    overlap: int | None = setting(
+        None, ge=0, help="frames shared by neighbouring windows (default window/4)", advanced=True
+    )
+    draft: bool = setting(False, help="fast preview: about half the model size each side, few steps")
+    from_draft: FramePattern | None = setting(
+        None, help="a draft's output pattern: render it at full quality, same seed and settings"
+    )
+    device: str | None = setting(None, help="the device: cpu or cuda[:N] (default: CUDA when available)", advanced=True)
+    offload: Literal["auto", "none", "model", "sequential"] = setting(
+        "auto", help="CPU offload on CUDA when VRAM is short", advanced=True
+    )
+    runtime: Literal["auto", "torch", "onnx"] = setting(
+        "auto",
+        help="what runs the video model: onnx (ONNX Runtime, exporting once if needed), torch, or auto "
+        "(onnx where a cached export exists); not a setting: same pixels within tolerance, no re-render on change",
+        advanced=True,
+    )
 
     @field_validator("size", mode="before")
     @classmethod
@@ -76,10 +78,6 @@ class GenSpec(BaseModel):
             raise ValueError("give --draft or --from-draft, not both")
         if self.window is not None and self.overlap is not None and self.overlap >= self.window:
             raise ValueError(f"--overlap must be smaller than --window ({self.window}), got {self.overlap}")
-        from dreamplate.io.exr import COMPRESSIONS
-
-        if self.compression not in COMPRESSIONS:
-            raise ValueError(f"--compression: unknown {self.compression!r}; choose one of {', '.join(COMPRESSIONS)}")
         return self
 
     def draft_steps(self) -> int:
@@ -90,13 +88,13 @@ class GenSpec(BaseModel):
 class _PlateSpec(GenSpec):
     """An op on one plate sequence, with an optional matte limiting the change."""
 
-    PATH_PARAMS: ClassVar[tuple[str, ...]] = (*GenSpec.PATH_PARAMS, "mask")
-
-    inputs: list[str] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
-    frames: str | None = Field(None, description="plate frame range, e.g. 1001-1100")
-    mask: str | None = Field(None, description="matte frame pattern, or 'alpha' for the plate's own alpha")
-    mask_channel: str | None = Field(None, description="matte channel (default: alpha, else R)")
-    feather: float = Field(4.0, ge=0.0, le=1000.0, description="soft edge inside the matte, in plate pixels")
+    inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
+    frames: str | None = setting(None, help="plate frame range, e.g. 1001-1100")
+    mask: MattePattern | None = setting(
+        None, help="matte frame pattern (matte.####.exr), or 'alpha' for the plate's own: only its area may change"
+    )
+    mask_channel: str | None = setting(None, help="matte channel (default: alpha, else R)", advanced=True)
+    feather: float = setting(4.0, ge=0.0, le=1000.0, help="soft edge inside the matte, in plate pixels")
 
     @model_validator(mode="after")
     def _plate(self) -> _PlateSpec:
@@ -109,7 +107,7 @@ class RelightSpec(_PlateSpec):
     """Video-to-video on a plate: keep structure and motion, change the light and look as the prompt says."""
 
     schema_: Literal["dreamplate.relight/1"] = Field("dreamplate.relight/1", alias="schema")
-    strength: float = Field(0.5, ge=0.0, le=1.0, description="how far the result may leave the plate (0: unchanged)")
+    strength: float = setting(0.5, ge=0.0, le=1.0, help="how far the result may leave the plate (0: unchanged)")
 
     @model_validator(mode="after")
     def _relight(self) -> RelightSpec:
@@ -125,8 +123,8 @@ class SketchSpec(_PlateSpec):
     """A blocking pass or rough render made into a finished shot that follows its layout and motion."""
 
     schema_: Literal["dreamplate.sketch/1"] = Field("dreamplate.sketch/1", alias="schema")
-    strength: float = Field(0.9, ge=0.0, le=1.0, description="v2v models only: how far from the blocking")
-    conditioning_scale: float = Field(1.0, ge=0.0, le=10.0, description="VACE: how closely to follow the blocking")
+    strength: float = setting(0.9, ge=0.0, le=1.0, help="models without a control input only: v2v strength")
+    conditioning_scale: float = setting(1.0, ge=0.0, le=10.0, help="VACE: how closely to follow the blocking")
 
     @model_validator(mode="after")
     def _sketch(self) -> SketchSpec:
@@ -140,10 +138,28 @@ class KeyframesSpec(GenSpec):
     """Frames generated between two or more keyframes at any frame numbers; the result passes through each key."""
 
     schema_: Literal["dreamplate.keyframes/1"] = Field("dreamplate.keyframes/1", alias="schema")
-    PATH_PARAMS: ClassVar[tuple[str, ...]] = (*GenSpec.PATH_PARAMS, "keys")
+    keys: KeyframeFiles = setting(
+        default_factory=dict, help="FRAME=IMAGE, one per keyframe (two or more)", cli_name="key"
+    )
+    inputs: list[FramePattern] = Field(
+        default_factory=list, description="the key files (jobs); must match `keys` if both"
+    )
 
-    keys: dict[int, str] = Field(default_factory=dict, description="frame number -> keyframe EXR")
-    inputs: list[str] = Field(default_factory=list, description="the key files (jobs); must match `keys` if both")
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys_text(cls, value: Any) -> Any:
+        """`["1001=a.exr", "1030=b.exr"]` (the CLI's repeated --key) -> {1001: "a.exr", 1030: "b.exr"}."""
+        if not isinstance(value, list | tuple):
+            return value
+        keys: dict[int, str] = {}
+        for text in value:
+            frame, sep, path = str(text).partition("=")
+            if not sep or not frame.strip().lstrip("-").isdigit() or not path:
+                raise ValueError(f"expected FRAME=IMAGE such as 1001=key_a.exr, got {text!r}")
+            if int(frame) in keys:
+                raise ValueError(f"frame {int(frame)} given twice")
+            keys[int(frame)] = path
+        return keys
 
     @model_validator(mode="after")
     def _keys(self) -> KeyframesSpec:

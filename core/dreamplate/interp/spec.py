@@ -1,47 +1,92 @@
-"""`InterpolateSpec`: everything an interpolation run needs, validated before any file is touched."""
+"""`InterpolateSpec`: everything an interpolation run needs, validated before any file is touched.
+
+Settings a command line gives as text (`--times 0.25,0.5`, `--fps 24:60`, `--scale 0.5`) are parsed here, so the
+CLI, a job file and a host's node all send the same values and get the same one-line errors.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from dreamplate.ops.fields import FilePath, FramePattern, LearnedModelName, setting
+from dreamplate.ops.spec import OpSpec
 
 
-class InterpolateSpec(BaseModel):
+class InterpolateSpec(OpSpec):
     """One interpolation job: two frames and in-between times, or a sequence and a retime rule.
 
-    Versioned (`schema`) so a spec written today still loads when the job store grows (issue 7).
+    Versioned (`schema`) so a spec written today still loads when the job store grows.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     schema_: Literal["dreamplate.interpolate/1"] = Field("dreamplate.interpolate/1", alias="schema")
-    inputs: list[str] = Field(min_length=1, max_length=2)
-    output: str
-    method: Literal["auto", "flow", "learned"] = Field(
-        "auto", description="auto: learned when its weights are installed, else flow"
+    inputs: list[FramePattern] = Field(
+        min_length=1, max_length=2, description="two frames (A B) or one sequence pattern (plate.####.exr)"
     )
-    model: str | None = Field(None, description="learned model name (dreamplate models list); default rife-hdv3")
-    runtime: Literal["onnx", "torch"] = "onnx"
-    scale: Literal["auto", 1.0, 0.5, 0.25] = Field("auto", description="working scale of the learned motion estimate")
-    tta: bool = Field(False, description="learned: add mirrored and time-reversed passes (3x the network time)")
-    factor: int | None = Field(None, ge=1, le=1000)
-    times: list[float] | None = None
-    retime: Path | None = None
-    fps: tuple[float | None, float] | None = None
-    frames: str | None = None
-    colorspace: str | None = None
-    ocio: Path | None = None
-    part: str | None = None
-    view: str | None = None
-    pixel_type: Literal["half", "float"] = "half"
-    compression: str = "zip"
-    threads: int | None = Field(None, ge=1, le=256)
+    method: Literal["auto", "flow", "learned", "generative"] = setting(
+        "auto",
+        help="auto: learned when its weights are installed, else flow; generative: a video model fills the gap "
+        "(runs as keyframes, with --frames the number of frames)",
+    )
+    model: LearnedModelName | None = setting(
+        None, help="learned model (dreamplate models list; default rife-hdv3); generative: the video model"
+    )
+    runtime: Literal["onnx", "torch"] = setting(
+        "onnx", help="learned: onnx (TensorRT > CUDA > CPU) or torch", advanced=True
+    )
+    scale: Literal["auto", 1.0, 0.5, 0.25] = setting(
+        "auto", help="learned: working scale of the motion estimate", advanced=True
+    )
+    tta: bool = setting(False, help="learned: add mirrored and time-reversed passes (slower)", advanced=True)
+    factor: int | None = setting(None, ge=1, le=1000, help="sequence: N-1 in-betweens per gap (default 2)")
+    times: list[float] | None = setting(None, help="two frames: times in [0, 1], e.g. 0.25,0.5,0.75")
+    retime: FilePath | None = setting(
+        None, help="sequence: text file 'output_frame source_frame' per line (Kronos frame mode)"
+    )
+    fps: tuple[float | None, float] | None = setting(
+        None, help="sequence: frame-rate change SOURCE:TARGET (24:60), or TARGET with the source rate from the file"
+    )
+    frames: str | None = setting(None, help="source frame range, e.g. 1001-1100")
+    threads: int | None = setting(None, ge=1, le=256, help="worker threads (default: all cores)", advanced=True)
+
+    @field_validator("times", mode="before")
+    @classmethod
+    def _times_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [float(part) for part in value.replace(" ", "").split(",") if part]
+        except ValueError:
+            raise ValueError("give numbers separated by commas, e.g. 0.25,0.5,0.75") from None
+
+    @field_validator("fps", mode="before")
+    @classmethod
+    def _fps_text(cls, value: Any) -> Any:
+        """`24:60` -> (24, 60); `60` -> (None, 60): the source rate then comes from the file."""
+        if not isinstance(value, str):
+            return value
+        source, _, target = value.rpartition(":")
+        try:
+            return (float(source) if source else None, float(target))
+        except ValueError:
+            raise ValueError("give SOURCE:TARGET such as 24:60, or TARGET such as 60") from None
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError("expected auto, 1, 0.5 or 0.25") from None
+        return value
 
     @model_validator(mode="after")
     def _one_timing_rule(self) -> InterpolateSpec:
         """Two frames take `times`; a sequence takes `factor` or `retime`; never two rules at once."""
+        if self.method == "generative":
+            raise ValueError("method generative runs as a keyframes job; submit it through the interpolate operation")
         rules = [name for name in ("factor", "times", "retime", "fps") if getattr(self, name) is not None]
         if len(rules) > 1:
             raise ValueError(f"give one of --factor, --times, --retime, --fps, not {' and '.join(rules)}")

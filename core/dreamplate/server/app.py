@@ -8,7 +8,6 @@ mapped and checked against the `--root` folders before the job is stored.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,9 +25,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dreamplate import __version__
 from dreamplate.errors import DreamplateError
-from dreamplate.jobs.spec import TASKS, JobSpec
+from dreamplate.jobs.spec import JobSpec
 from dreamplate.jobs.store import STATES, TERMINAL_STATES, JobRecord, JobStore
 from dreamplate.jobs.worker import WorkerPool
+from dreamplate.ops import OPS
+from dreamplate.ops.registry import describe_op, describe_ops
 from dreamplate.server.security import ForbiddenPathError, PathPolicy, token_matches
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ MAX_BODY_BYTES = 1 << 20
 """A job spec is a few hundred bytes of paths and settings; a megabyte leaves room and refuses floods."""
 SSE_POLL_SECONDS = 0.2
 SSE_PING_SECONDS = 5.0
-_SPEC_ONLY_FIELDS = ("inputs", "output", "schema")
 # Declared for the OpenAPI docs' Authorize button; the check itself is `require_token`, which also answers 401.
 _bearer = HTTPBearer(auto_error=False, description="The server's token (DREAMPLATE_TOKEN or its token file).")
 
@@ -146,14 +146,20 @@ def create_app(config: ServerConfig) -> FastAPI:
         loaded = [str(key) for key in cached_keys()]
         return {"learned": learned, "generative": generative, "loaded": loaded, "max_loaded": MAX_MODELS}
 
-    @app.get("/v1/tasks", tags=["jobs"], dependencies=guarded)
-    def tasks() -> dict[str, Any]:
-        """Every task with the JSON schema of its params, so a host can build its UI from it."""
-        return {
-            "schema": "dreamplate.job/1",
-            "job_schema": JobSpec.model_json_schema(by_alias=True),
-            "tasks": {name: _task_description(name) for name in sorted(TASKS)},
-        }
+    @app.get("/v1/ops", tags=["jobs"], dependencies=guarded)
+    def ops(response: Response) -> dict[str, Any]:
+        """Every operation: name, title, summary, settings (type, default, bounds, help, UI hints), the JSON schema
+        of its params and a hash; `version` changes whenever any of it does, so hosts cache the description by it."""
+        description = describe_ops()
+        response.headers["ETag"] = f'"{description["version"]}"'
+        return {**description, "job_schema": JobSpec.model_json_schema(by_alias=True)}
+
+    @app.get("/v1/ops/{name}", tags=["jobs"], dependencies=guarded)
+    def op(name: str) -> dict[str, Any]:
+        """One operation's description, as in `/v1/ops`."""
+        if name not in OPS:
+            raise HTTPException(404, f"operation {name!r}: unknown; known operations are {', '.join(OPS.names())}")
+        return describe_op(OPS.get(name))
 
     @app.post(
         "/v1/jobs",
@@ -213,17 +219,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     return app
 
 
-def _task_description(name: str) -> dict[str, Any]:
-    entry = TASKS[name]
-    module, _, attribute = entry.spec.partition(":")
-    schema = getattr(importlib.import_module(module), attribute).model_json_schema()
-    # inputs and output are the job's own fields; what is left is what a host shows as the task's settings.
-    for key in _SPEC_ONLY_FIELDS:
-        schema.get("properties", {}).pop(key, None)
-    schema["required"] = [key for key in schema.get("required", []) if key not in _SPEC_ONLY_FIELDS]
-    return {"summary": entry.summary, "params_schema": schema}
-
-
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past `limit` bytes without reading the rest."""
     declared = request.headers.get("content-length")
@@ -250,8 +245,8 @@ def _accept(body: bytes, policy: PathPolicy, store: JobStore) -> str:
         job = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise HTTPException(422, _first_error(exc.errors(), "job")) from None
-    if job.task not in TASKS:
-        raise HTTPException(422, f"task {job.task!r}: unknown; known tasks are {', '.join(sorted(TASKS))}")
+    if job.task not in OPS:
+        raise HTTPException(422, f"operation {job.task!r}: unknown; known operations are {', '.join(OPS.names())}")
     try:
         job = policy.check_job(job)
     except ForbiddenPathError as exc:

@@ -1,10 +1,11 @@
 """What keeps the server safe to run on a workstation: its token, and the folders a job may read and write.
 
 The token comes from `$DREAMPLATE_TOKEN`, else from a file in the user config dir created on first start with mode
-0600 (the client reads the same file). Every path in a job is first mapped from the submitting machine's spelling
-(`--map 'Z:\\shows=/mnt/shows'`), then resolved, symlinks and `..` included, and must land inside one of the
-`--root` folders; a frame pattern is checked by its folder and by every existing file it names, so a symlinked
-frame cannot point outside either. Nothing is read or written before every path has passed.
+0600 (the client reads the same file). Every path in a job (every setting its operation declares as a path, and
+its model) is first mapped from the submitting machine's spelling (`--map 'Z:\\shows=/mnt/shows'`), then resolved,
+symlinks and `..` included, and must land inside one of the `--root` folders (a model may also lie in a
+`--models-root`); a frame pattern is checked by its folder and by every existing file it names, so a symlinked frame
+cannot point outside either. Nothing is read or written before every path has passed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 from dreamplate.client import swap_prefix
 from dreamplate.errors import DreamplateError
 from dreamplate.jobs.spec import JobSpec, task_spec
+from dreamplate.ops.fields import field_kind, map_paths
+from dreamplate.runtime.weights import model_dirs
 from dreamplate.userdirs import config_dir
 
 log = logging.getLogger(__name__)
@@ -114,10 +117,14 @@ def parse_map(text: str) -> PathMap:
 class PathPolicy:
     """The `--root` folders and `--map` rules: maps a job's paths and refuses any that lead outside the roots."""
 
-    def __init__(self, roots: list[Path], maps: list[PathMap] | None = None) -> None:
+    def __init__(
+        self, roots: list[Path], maps: list[PathMap] | None = None, model_roots: list[Path] | None = None
+    ) -> None:
         if not roots:
             raise ValueError("at least one --root folder is needed")
         self.roots = [Path(root).resolve() for root in roots]
+        # Models may also live in folders jobs cannot write to: `--models-root`, else dreamplate's model store.
+        self.model_roots = [Path(root).resolve() for root in (model_roots if model_roots else model_dirs())]
         # Longest client prefix first, so `/Volumes/shows/x` wins over `/Volumes/shows`.
         self.maps = sorted(maps or [], key=lambda m: len(m.client), reverse=True)
 
@@ -147,38 +154,58 @@ class PathPolicy:
     def check_job(self, job: JobSpec) -> JobSpec:
         """The job with every path mapped; ForbiddenPathError when any is outside the roots (JobError if invalid).
 
-        Inputs and output are checked first, then every path-valued setting of the task (a retime map, an OCIO
-        config, a matte, keyframes), which the task's spec names by type (`Path`) or in its `PATH_PARAMS`.
+        Which settings are paths comes from the operation's declaration alone (`FramePattern`, `FilePath`,
+        `KeyframeFiles` fields, inputs and output included), so an operation or a setting added later is covered
+        without a change here. A model (`ModelRef`) must lie inside a root or a models root, whether the job names
+        its folder or a registered name.
         """
-        inputs = [self.check_path(p, "input") for p in job.inputs]
-        output = self.check_path(job.output, "output")
-        mapped = job.model_copy(update={"inputs": inputs, "output": output})
-        spec = task_spec(mapped)
-        named = set(getattr(spec, "PATH_PARAMS", ()))
+        spec = task_spec(job)
+        mapped = map_paths(spec, lambda path, where: self.check_path(path, where))
+        for name, info in type(spec).model_fields.items():
+            kind = field_kind(info)
+            value = getattr(spec, name)
+            if kind is not None and kind.name == "model" and value is not None:
+                mapped[name] = self.check_model(str(value), name)
         params = dict(job.params)
-        for name, value in spec:
-            if name not in params or value is None or not (isinstance(value, Path) or name in named):
-                continue
-            given = params[name]
-            if isinstance(given, dict):  # keyframes: frame -> file
-                params[name] = {k: self.check_path(str(v), f"params.{name}.{k}") for k, v in given.items()}
-            elif name == "mask" and str(given).lower() == "alpha":
-                continue  # the plate's own alpha, not a file
-            else:
-                params[name] = self.check_path(str(given), f"params.{name}")
-        return mapped.model_copy(update={"params": params})
+        params.update({name: value for name, value in mapped.items() if name in params})
+        update = {"params": params, "output": mapped.get("output", job.output)}
+        if "inputs" in mapped:
+            update["inputs"] = mapped["inputs"]
+        return job.model_copy(update=update)
 
-    def _check_inside(self, path: Path, what: str, shown: str) -> None:
+    def check_model(self, value: str, what: str) -> str:
+        """A model named by registration or by folder, refused unless its folder resolves inside a root or a
+        models root; returns the value as the job will use it (a name stays a name, a folder is mapped)."""
+        from dreamplate.gen.models import registered_models  # the registry file only; no model loads
+
+        registered = registered_models()
+        if value in registered:
+            self._check_inside(registered[value], what, f"{value} (registered as {registered[value]})", models=True)
+            return value
+        mapped = self.map_path(value)
+        shown = value if mapped == value else f"{value} (mapped to {mapped})"
+        if not Path(mapped).is_absolute():
+            raise ForbiddenPathError(f"{what} {shown}: not a registered model, and a model folder must be absolute")
+        self._check_inside(Path(mapped), what, shown, models=True)
+        return mapped
+
+    def _check_inside(self, path: Path, what: str, shown: str, models: bool = False) -> None:
         try:
             resolved = path.resolve()
         except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop, a name too long
             raise ForbiddenPathError(f"{what} {shown!r}: cannot be resolved ({exc})") from None
-        if not any(resolved == root or resolved.is_relative_to(root) for root in self.roots):
-            roots = ", ".join(str(root) for root in self.roots)
-            raise ForbiddenPathError(f"{what} {shown}: resolves to {resolved}, outside the server's roots ({roots})")
+        allowed = [*self.roots, *self.model_roots] if models else self.roots
+        if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
+            roots = ", ".join(str(root) for root in allowed)
+            where = "roots and models roots" if models else "roots"
+            raise ForbiddenPathError(f"{what} {shown}: resolves to {resolved}, outside the server's {where} ({roots})")
 
     def describe(self) -> dict[str, Any]:
-        return {"roots": [str(r) for r in self.roots], "maps": [f"{m.client}={m.server}" for m in self.maps]}
+        return {
+            "roots": [str(r) for r in self.roots],
+            "models_roots": [str(r) for r in self.model_roots],
+            "maps": [f"{m.client}={m.server}" for m in self.maps],
+        }
 
 
 def _pattern_files(pattern: Path) -> list[Path]:

@@ -1,0 +1,66 @@
+"""dreamplate's operations, each declared once: the CLI, `/v1/ops`, the server's path policy and the hosts' nodes
+are built from these registrations. Import strings keep the lookup light: an operation's code loads when it runs."""
+
+from __future__ import annotations
+
+from dreamplate.ops.registry import OPS, Op, Route
+
+__all__ = ["OPS", "Op", "Route"]
+
+OPS.register(
+    Op(
+        name="interpolate",
+        title="Interpolate",
+        summary="in-betweens, retimes and frame-rate changes of an EXR plate (flow or learned)",
+        spec="dreamplate.interp.spec:InterpolateSpec",
+        run="dreamplate.interp.retime:run_interpolate",
+        frames="dreamplate.interp.retime:plan_output_frames",
+        argument="inputs",
+        roles=("plate",),
+        routes=(
+            Route(
+                field="method",
+                value="generative",
+                to="keyframes",
+                convert="dreamplate.ops.routes:generative_interpolation",
+                fields=("prompt", "seed", "steps"),
+            ),
+        ),
+    )
+)
+OPS.register(
+    Op(
+        name="relight",
+        title="Relight",
+        summary="relight / restyle a plate with a video-to-video model (Wan, LTX-Video), optionally inside a matte",
+        spec="dreamplate.gen.spec:RelightSpec",
+        run="dreamplate.gen.relight:run_relight",
+        frames="dreamplate.gen.relight:relight_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)
+OPS.register(
+    Op(
+        name="sketch",
+        title="Sketch to shot",
+        summary="a blocking pass or rough render made into a finished shot (Wan VACE control video, else v2v)",
+        spec="dreamplate.gen.spec:SketchSpec",
+        run="dreamplate.gen.sketch:run_sketch",
+        frames="dreamplate.gen.sketch:sketch_frames",
+        argument="blocking",
+        roles=("blocking",),
+    )
+)
+OPS.register(
+    Op(
+        name="keyframes",
+        title="Keyframes",
+        summary="frames generated between two or more keyframes, passing exactly through each",
+        spec="dreamplate.gen.spec:KeyframesSpec",
+        run="dreamplate.gen.keyframes:run_keyframes",
+        frames="dreamplate.gen.keyframes:keyframes_frames",
+        argument=None,
+        roles=("key A", "key B"),
+    )
+)
