@@ -33,7 +33,8 @@ def test_ops_publish_each_operation_with_its_settings_and_version(api) -> None:
     assert "inputs" not in properties and "output" not in properties  # the job's own fields, not settings
     assert interpolate["summary"] and interpolate["title"] == "Interpolate"
     strength = next(f for f in ops["relight"]["fields"] if f["name"] == "strength")
-    assert (strength["default"], strength["minimum"], strength["maximum"], strength["type"]) == (0.5, 0.0, 1.0, "number")
+    bounds = (strength["default"], strength["minimum"], strength["maximum"], strength["type"])
+    assert bounds == (0.5, 0.0, 1.0, "number")
     assert {f["name"]: f["kind"] for f in ops["relight"]["fields"]}["model"] == "model"
     assert api.get("/v1/ops/relight").json() == ops["relight"]
     assert api.get("/v1/ops/paint").status_code == 404

@@ -69,7 +69,8 @@ def test_client_module_imports_only_the_standard_library() -> None:
 
 def test_health_tasks_and_models(client: Client) -> None:
     assert client.health()["status"] == "ok"
-    assert "factor" in next(op for op in client.ops()["ops"] if op["name"] == "interpolate")["params_schema"]["properties"]
+    interpolate = next(op for op in client.ops()["ops"] if op["name"] == "interpolate")
+    assert "factor" in interpolate["params_schema"]["properties"]
     assert "loaded" in client.models()
 
 

@@ -60,9 +60,7 @@ def op_command(op: Op, registry: OpRegistry = OPS) -> tuple[Any, str]:
         annotation = Annotated[list[str] if many else str, typer.Argument(help=_sentence(help_text))]
         parameters.append(_param(op.argument, annotation))
     output_help = op.spec_class().model_fields["output"].description or "output"
-    parameters.append(
-        _param("output", Annotated[str, typer.Option("--output", "-o", help=_sentence(output_help))])
-    )
+    parameters.append(_param("output", Annotated[str, typer.Option("--output", "-o", help=_sentence(output_help))]))
     for field in fields:
         name, spelled = field["name"], "--" + field.get("cli_name", field["name"]).replace("_", "-")
         flag = field.get("flag")
@@ -153,7 +151,7 @@ def ops_list() -> None:
 @ops_app.command("show")
 def ops_show(
     name: Annotated[str, typer.Argument(help="The operation, e.g. relight.")],
-    as_json: Annotated[bool, typer.Option("--json", help="The description as JSON, exactly as /v1/ops has it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The description as JSON, as /v1/ops has it.")] = False,
 ) -> None:
     """One operation's settings: type, default, bounds and help; `--json` for the full description."""
     if name not in OPS:

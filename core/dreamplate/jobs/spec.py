@@ -26,9 +26,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     schema_: Literal["dreamplate.job/1"] = Field("dreamplate.job/1", alias="schema")
-    task: str = Field(
-        validation_alias=AliasChoices("task", "op"), description="the operation (GET /v1/ops lists them)"
-    )
+    task: str = Field(validation_alias=AliasChoices("task", "op"), description="the operation (GET /v1/ops lists them)")
     inputs: list[str] = Field(min_length=1, description="input files or frame patterns (shot.####.exr)")
     output: str = Field(description="output file or frame pattern")
     params: dict[str, Any] = Field(default_factory=dict, description="the task's own settings, as in its CLI")

@@ -159,9 +159,7 @@ def describe_op(op: Op) -> dict[str, Any]:
         },
         "fields": fields,
         "defaults": {f["name"]: f["default"] for f in fields if not f["required"]},
-        "routes": [
-            {"field": r.field, "value": r.value, "to": r.to, "fields": list(r.fields)} for r in op.routes
-        ],
+        "routes": [{"field": r.field, "value": r.value, "to": r.to, "fields": list(r.fields)} for r in op.routes],
         "params_schema": schema,
     }
     description["hash"] = _digest(description)
@@ -228,4 +226,3 @@ def _type_name(annotation: Any) -> str:
 def _digest(data: Any) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
