@@ -4,6 +4,10 @@ States: queued -> running -> done | failed | cancelled; a queued job may be canc
 by a process that no longer exists (kill -9, power cut) goes back to `queued` when the store is next opened, and its
 runner skips the frames already on disk. One connection guarded by a lock serves every thread of a process: writes
 are tiny (a row per frame) and SQLite serialises writers anyway.
+
+The schema carries a version in `PRAGMA user_version`; opening a store applies the migrations it lacks, in order, in
+one transaction, so a store written by an older dreamplate opens in this one. A store from before versions existed
+(user_version 0 holding the jobs table) is version 1. A store written by a newer dreamplate is refused, not guessed at.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from dreamplate.errors import JobError
-from dreamplate.userdirs import data_dir
+from dreamplate.userdirs import HOME_ENV, data_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,8 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL_STATES = frozenset({"done", "failed", "cancelled"})
 STORE_NAME = "jobs.sqlite3"
 
-_SCHEMA = """
+# Version 1: the schema as it stood before versions were recorded. Never edit a released migration: add the next one.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     spec TEXT NOT NULL,
@@ -63,6 +68,15 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_job ON events (job_id, id);
 """
+
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[tuple[int, Migration], ...] = ((1, _SCHEMA_V1),)
+"""(version, step) in ascending order; a step is SQL (run statement by statement) or a function given the connection.
+
+Each step runs inside the opening transaction, with foreign keys on: a step that rebuilds a table must copy it to a
+new table and rename (SQLite's ALTER TABLE procedure), since `PRAGMA foreign_keys` cannot change inside a
+transaction."""
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -156,11 +170,15 @@ class JobStore:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._lock:
+                _use_wal(self._db)
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
+                self._db.execute("PRAGMA foreign_keys=ON")
+                _migrate(self._db, path)
+        except BaseException:
+            self._db.close()
+            raise
         if recover:
             self.recover()
 
@@ -357,6 +375,74 @@ class JobStore:
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _use_wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Switch the store to WAL, waiting while another process opening a new store at the same moment holds its lock.
+
+    SQLite answers "database is locked" at once here instead of calling the busy handler, hence the retry loop.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the store at `path` to the newest schema; JobError if a newer dreamplate wrote it or a step fails."""
+    latest = MIGRATIONS[-1][0]
+    if _recorded_version(db, path, latest) == latest:
+        return  # the common case takes no write lock, so opening a current store never waits on a busy one
+    with _Transaction(db):
+        # Read again under the write lock: another process opening the store at the same time may have migrated it.
+        version = _recorded_version(db, path, latest)
+        if version == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone():
+            version = 1  # written before versions were recorded, by code whose schema is version 1
+        for target, step in MIGRATIONS:
+            if target <= version:
+                continue
+            try:
+                if callable(step):
+                    step(db)
+                else:
+                    for statement in _statements(step):
+                        db.execute(statement)
+            except sqlite3.Error as exc:
+                raise JobError(
+                    f"{path}: could not upgrade the job store from schema {version} to {target}: {exc}"
+                ) from exc
+            log.info("%s: job store schema %d -> %d", path, version, target)
+            version = target
+        db.execute(f"PRAGMA user_version = {int(version)}")
+
+
+def _recorded_version(db: sqlite3.Connection, path: Path, latest: int) -> int:
+    """The schema version the store records (`user_version`, 0 for none); JobError if it is newer than `latest`."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > latest:
+        raise JobError(
+            f"{path}: written by a newer dreamplate (job store schema {version}, this one knows up to {latest}); "
+            f"upgrade dreamplate, or set {HOME_ENV} to another folder"
+        )
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script one at a time: `executescript` would COMMIT the migration's transaction."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"migration ends in an unfinished statement: {pending.strip()[:60]!r}")
 
 
 class _Transaction:
