@@ -1,4 +1,4 @@
-"""dreamplate for Nuke, GUI sessions: a *dreamplate* toolbar menu, Nodes menu entries, preferences and the queue pane."""
+"""dreamplate for Nuke, GUI sessions: a *dreamplate* toolbar menu and Nodes menu entries (the pane is in init.py)."""
 
 import nuke
 
@@ -22,10 +22,5 @@ def _add_menus():
         menu.addCommand("Preferences...", "import dreamplate_nuke.panels; dreamplate_nuke.panels.show_prefs()")
 
 
-_add_menus()
-try:
-    import dreamplate_nuke.panels
-
-    dreamplate_nuke.panels.register_queue_panel()
-except ImportError as exc:  # no PySide in this Nuke: the nodes work, the queue pane is missing
-    nuke.tprint("dreamplate: job queue pane unavailable: {}".format(exc))
+if nuke.GUI:  # menu.py runs only in GUI sessions; the guard keeps an explicit `nuke -t` import of it harmless
+    _add_menus()

@@ -7,19 +7,21 @@ result Read included, so the comp opens without the plugin), and one function pe
 defaults readable in one place. The trade-off: an existing node does not pick up knob changes from a newer plugin.
 
 Inside every node: one Input per role, a Switch that passes the plate through until a result exists, the result
-Read (`dp_result`), and, while rendering, one temporary Write per input that is not a plain EXR Read.
+Read (`dp_result`), and, while an input renders, a temporary Write for it (deleted once its frames are written).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import nuke
 
 log = logging.getLogger(__name__)
 
 KIND_KNOB = "dreamplate_kind"
+TAB = "dreamplate"
+"""The node's own tab: every knob from it on is a dreamplate setting; those before it are the Group's built-ins."""
 RESULT_READ = "dp_result"
 SWITCH = "dp_switch"
 DEFAULT_OUTPUT = "[file dirname [value root.name]]/dreamplate/[value this.name]/[value this.name].####.exr"
@@ -106,9 +108,12 @@ def create(kind: str) -> "nuke.Node":
     """Create `dreamplate <kind>` in the current context, connected to the selected node as Nuke would."""
     if kind not in INPUT_ROLES:
         raise ValueError("unknown dreamplate node kind {!r}".format(kind))
+    # createNode hooks a new node up to the selection only through inputs it has, and a new Group has none until
+    # its Input nodes exist: remember the selection now and connect it once they are built.
+    upstream = _selected_node()
     group = nuke.createNode("Group", inpanel=False)
     group.setName("dreamplate_{}".format(kind))
-    group.addKnob(nuke.Tab_Knob("dreamplate", "dreamplate"))
+    group.addKnob(nuke.Tab_Knob(TAB, "dreamplate"))
     kind_knob = nuke.String_Knob(KIND_KNOB, "kind", kind)
     kind_knob.setFlag(nuke.INVISIBLE)
     group.addKnob(kind_knob)
@@ -118,7 +123,6 @@ def create(kind: str) -> "nuke.Node":
     if kind in RANGE_KINDS:
         group.addKnob(_knob(nuke.Boolean_Knob("use_input_range", "input range"), True,
                             "use the input's frame range; off: the range below"))
-        upstream = group.input(0)
         first = upstream.firstFrame() if upstream else int(nuke.root()["first_frame"].value())
         last = upstream.lastFrame() if upstream else int(nuke.root()["last_frame"].value())
         group.addKnob(_knob(nuke.Int_Knob("range_first", "frame range"), first, "first input frame"))
@@ -131,7 +135,15 @@ def create(kind: str) -> "nuke.Node":
     job.setFlag(nuke.READ_ONLY)
     group.addKnob(job)
     _build_internals(group, kind)
+    if upstream is not None:
+        group.setInput(0, upstream)
     return group
+
+
+def _selected_node() -> "Optional[nuke.Node]":
+    """The one node selected in the current context, or None (none, or several: Nuke would connect none)."""
+    selected = nuke.selectedNodes()
+    return selected[0] if len(selected) == 1 else None
 
 
 def _build_internals(group: "nuke.Node", kind: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -22,6 +23,9 @@ from dreamplate_nuke import mapping, nodes, prefs
 log = logging.getLogger(__name__)
 
 TEMP_FOLDER = ".dreamplate_in"
+TEMP_WRITE = "dp_write_"
+TEMP_COMPRESSION = "Zip (1 scanline)"
+"""Lossless, and Nuke's own default for EXR."""
 POLL_ERRORS_ALLOWED = 20
 """Consecutive failed polls (server restarting, say) before a followed job is reported as lost."""
 
@@ -75,33 +79,136 @@ def ocio_settings() -> Dict[str, str]:
     return settings
 
 
+_DEFAULT_FORM = re.compile(r"^default \((.*)\)$")
+
+
 def _plain_colorspace(name: str) -> str:
-    """`default (ACEScg)` -> `ACEScg`: Nuke shows a role's or default's target in brackets."""
-    name = name.strip()
-    if name.endswith(")") and "(" in name:
-        return name[name.index("(") + 1: -1].strip()
-    return name
+    """`default (ACEScg)` -> `ACEScg`; any other name is kept whole (`Linear Rec.709 (sRGB)` is one colour space).
+
+    Nuke lists what its default option stands for in brackets; only that form is unwrapped.
+    """
+    name = name.split("\t")[0].strip()
+    match = _DEFAULT_FORM.match(name)
+    return match.group(1).strip() if match else name
+
+
+def _menu_names(knob: Any) -> Dict[str, str]:
+    """Each name a colour-space knob's menu accepts -> the menu name to set (its roles and aliases included).
+
+    `nuke.getColorspaceList` gives the items as the knob's value spells them (families stripped); after a tab an
+    item may carry a role's target in brackets or its aliases, as ayon-nuke reads them. A name of its own wins over
+    another item's alias or role target. The `default (...)` item is not a colour space and is left out.
+    """
+    listing = getattr(nuke, "getColorspaceList", None)
+    items = listing(knob) if listing is not None else [str(v).split("/")[-1] for v in knob.values()]
+    names = {}  # type: Dict[str, str]
+    others = {}  # type: Dict[str, str]
+    for item in items:
+        primary, _, rest = str(item).partition("\t")
+        primary, rest = primary.strip(), rest.strip()
+        if not primary or _DEFAULT_FORM.match(primary):
+            continue
+        names[primary] = primary
+        if rest.startswith("(") and rest.endswith(")"):
+            extra = [rest[1:-1]]  # a role: the colour space it stands for
+        else:
+            extra = re.split(r"[\t,]+", rest)  # aliases
+        for other in extra:
+            if other.strip():
+                others.setdefault(other.strip(), primary)
+    for other, primary in others.items():
+        names.setdefault(other, primary)
+    return names
+
+
+def _set_colorspace_knob(knob: Any, candidates: List[str]) -> str:
+    """Set `knob` to the first candidate its menu holds (checked first: a name missing from the config is not
+    for Nuke to guess); returns the menu name set, or "" when the menu has none of them."""
+    menu = _menu_names(knob)
+    for name in candidates:
+        chosen = menu.get(name)
+        if chosen is None:
+            continue
+        try:
+            knob.setValue(chosen)
+        except ValueError:  # listed but refused (a menu Nuke rebuilt meanwhile): try the next name
+            continue
+        return chosen
+    return ""
 
 
 # --- inputs: a plain EXR Read is sent as is, anything else through a temporary Write ---------------------------------
 
 
-def _plain_exr_read(node: Any) -> bool:
-    """A Read of EXR files whose pixels are the files' own (no raw-data toggle, no proxy): the server can read them."""
+def _absolute(path: str, what: str) -> str:
+    """`path` made absolute the way Nuke reads it: relative names are under the project directory."""
+    if os.path.isabs(path):
+        return path
+    project = nuke.root().knob("project_directory")
+    folder = str(project.evaluate() or "") if project is not None else ""
+    if folder and os.path.isabs(folder):
+        return os.path.join(folder, path)
+    raise RenderError("{}: {!r} is a relative path and the project has no directory: save the script or give a "
+                      "full path".format(what, path))
+
+
+def output_pattern(group: Any) -> str:
+    """The node's output: its TCL evaluated, its frame tokens kept (`%04d` or `####`), as an absolute path.
+
+    `Knob.evaluate()` would put the current frame in place of the tokens (`.1012.exr`), so only the TCL is
+    evaluated, with `subst` in the node's own context; `subst` leaves `%04d` and `####` alone. An unsaved
+    script's `[file dirname [value root.name]]` is `.`, and a relative output is refused, not guessed.
+    """
+    text = str(group["output"].value()).strip()
+    if "[" in text or "$" in text:
+        # A TCL error (an unknown command, unbalanced braces) is Nuke's RuntimeError, reported as "cannot submit".
+        text = str(nuke.tcl("in", group.fullName(), "subst {" + text + "}")).strip()
+    if not text:
+        raise RenderError("{}: output: give an output file pattern".format(group.name()))
+    if not os.path.isabs(text):
+        raise RenderError("{}: output {} is not a full path: save the script first, or give a full output "
+                          "path".format(group.name(), text))
+    if not mapping.is_sequence(text):
+        raise RenderError("{}: output {}: give a frame pattern such as name.####.exr".format(group.name(), text))
+    return text
+
+
+def _plain_exr_read(node: Any, frames: Tuple[int, int]) -> bool:
+    """A Read the server can take file for file: EXR, pixels as on disk and frames as numbered on disk.
+
+    Not plain, so rendered through a temporary Write: raw data on (Nuke shows unconverted values), a frame offset
+    or expression (Nuke's frame N is not file N), proxy mode reading the proxy files, the node disabled, or a
+    wanted frame outside its range (Nuke holds the end frame; the server would find no file).
+    """
     if node is None or node.Class() != "Read":
         return False
-    path = node["file"].evaluate()
-    return bool(path) and path.lower().endswith(".exr")
+    path = nuke.filename(node) or ""
+    if not path.lower().endswith(".exr"):
+        return False
+    for name in ("raw", "disable"):
+        knob = node.knob(name)
+        if knob is not None and knob.value():
+            return False
+    offset = node.knob("frame")
+    if offset is not None and str(offset.value()).strip():
+        return False
+    proxy_mode, proxy = nuke.root().knob("proxy"), node.knob("proxy")
+    if proxy_mode is not None and proxy_mode.value() and proxy is not None and str(proxy.value()).strip():
+        return False
+    return int(node["first"].value()) <= frames[0] and frames[1] <= int(node["last"].value())
 
 
-def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], color: Dict[str, str]) -> str:
+def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], color: Dict[str, str], output: str
+                ) -> str:
     """A file pattern (or one file, for single-frame roles) the server can read for input `index` over `frames`."""
     upstream = group.input(index)
     if upstream is None:
         raise RenderError("{}: connect the {} input".format(group.name(), role.replace("_", " ")))
     single = role != "plate"
-    if _plain_exr_read(upstream):
-        pattern = upstream["file"].evaluate()
+    if _plain_exr_read(upstream, frames):
+        # nuke.filename: commands and variables expanded, the frame pattern kept (the knob's evaluate() would give
+        # the current frame's file).
+        pattern = _absolute(nuke.filename(upstream), "{}: {}".format(group.name(), upstream.name()))
         if color.get("colorspace") and role == "plate":
             # The Read says what its files are in: that, not the working space, is the plate's colour space.
             read_space = _plain_colorspace(str(upstream["colorspace"].value()))
@@ -109,25 +216,32 @@ def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], colo
                 color["colorspace"] = read_space
         return mapping.frame_path(pattern, frames[0]) if single and mapping.is_sequence(pattern) else pattern
     # Anything else is rendered by Nuke: a temporary half EXR sequence of the node's input, in the working space.
-    output = group["output"].evaluate()
     folder = os.path.join(os.path.dirname(output), TEMP_FOLDER)
     pattern = os.path.join(folder, "{}.####.exr".format(role))
     group.begin()
     try:
-        write = group.node("dp_write_" + role)
-        if write is None:
-            write = nuke.nodes.Write()
-            write.setName("dp_write_" + role)
-        source = next(n for n in group.nodes() if n.Class() == "Input" and n["number"].value() == index)
-        write.setInput(0, source)
-        write["file"].setValue(pattern)
-        write["file_type"].setValue("exr")
-        write["datatype"].setValue("16 bit half")
-        write["channels"].setValue("rgba")
-        write["create_directories"].setValue(True)
-        if color.get("colorspace"):
-            write["colorspace"].setValue(color["colorspace"])
-        nuke.execute(write, frames[0], frames[0] if single else frames[1])
+        stale = group.node(TEMP_WRITE + role)  # left enabled in the group by an older plugin
+        if stale is not None:
+            nuke.delete(stale)
+        write = nuke.nodes.Write()
+        try:
+            write.setName(TEMP_WRITE + role)
+            source = next(n for n in group.nodes() if n.Class() == "Input" and n["number"].value() == index)
+            write.setInput(0, source)
+            write["file"].setValue(pattern)
+            write["file_type"].setValue("exr")
+            write["datatype"].setValue("16 bit half")
+            # Set, not left to the studio's knob default: a lossy default (DWAA, B44) would change the plate.
+            write["compression"].setValue(TEMP_COMPRESSION)
+            write["channels"].setValue("rgba")
+            write["create_directories"].setValue(True)
+            if color.get("colorspace") and not _set_colorspace_knob(write["colorspace"], [color["colorspace"]]):
+                # The Write's menu lacks the working space's name: say what the files are really in.
+                color["colorspace"] = _plain_colorspace(str(write["colorspace"].value()))
+            nuke.execute(write, frames[0], frames[0] if single else frames[1])
+        finally:
+            # Gone once rendered: farm submitters search groups for Writes and would render this one again.
+            nuke.delete(write)
     finally:
         group.end()
     if not color.get("colorspace"):
@@ -136,8 +250,19 @@ def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], colo
     return mapping.frame_path(pattern, frames[0]) if single else pattern
 
 
+_VALUE_KNOBS = ("String_Knob", "EvalString_Knob", "Multiline_Eval_String_Knob", "File_Knob", "Int_Knob",
+                "Double_Knob", "Boolean_Knob", "Enumeration_Knob")
+
+
 def _knob_values(group: Any) -> Dict[str, Any]:
-    return {name: knob.value() for name, knob in group.knobs().items()}
+    """The node's dreamplate settings: value knobs from its dreamplate tab on (the Group's built-ins come before)."""
+    values, ours = {}, False  # type: Dict[str, Any], bool
+    for knob in group.allKnobs():
+        if knob.Class() == "Tab_Knob" and knob.name() == nodes.TAB:
+            ours = True
+        elif ours and knob.Class() in _VALUE_KNOBS:
+            values[knob.name()] = knob.value()
+    return values
 
 
 def prepare(group: Any, settings: prefs.Prefs) -> Dict[str, Any]:
@@ -148,9 +273,7 @@ def prepare(group: Any, settings: prefs.Prefs) -> Dict[str, Any]:
     knobs = _knob_values(group)
     if kind in nodes.RANGE_KINDS and knobs.get("use_input_range", True) and group.input(0) is not None:
         knobs["range_first"], knobs["range_last"] = group.input(0).firstFrame(), group.input(0).lastFrame()
-    output = group["output"].evaluate()
-    if not output or output.startswith("/dreamplate/"):
-        raise RenderError("{}: output: save the script first or give an output path".format(group.name()))
+    output = output_pattern(group)
     color = ocio_settings()
     inputs = {}
     for index, (role, _) in enumerate(nodes.INPUT_ROLES[kind]):
@@ -165,7 +288,7 @@ def prepare(group: Any, settings: prefs.Prefs) -> Dict[str, Any]:
             frames = (first, first)
         else:
             frames = (int(knobs["range_first"]), int(knobs["range_last"]))
-        inputs[role] = _input_file(group, role, index, frames, color)
+        inputs[role] = _input_file(group, role, index, frames, color, output)
     try:
         return mapping.build_job(kind, knobs, inputs, output, color, settings.maps)
     except mapping.SpecError as exc:
@@ -236,9 +359,8 @@ def apply_result(group: Any, job: Dict[str, Any], output: str) -> str:
     read = group.node(nodes.RESULT_READ)
     pattern = mapping.hash_pattern(output)
     first, last = result_range(output, _result_first_frame(group), int(job.get("frames_total") or 0))
-    read["file"].setValue(pattern)
-    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
-        read[name].setValue(value)
+    # As typed into the file field: Nuke reads the frames' format (a draft is half size) and takes the range.
+    read["file"].fromUserText("{} {}-{}".format(pattern, first, last))
     space = _set_colorspace(read, mapping.frame_path(output, first))
     reload = read.knob("reload")
     if reload is not None:
@@ -256,16 +378,10 @@ def _set_colorspace(read: Any, frame_file: str) -> str:
         candidates = []
     if nuke.root()["colorManagement"].value() != "OCIO":
         candidates.append("linear")  # Nuke's own colour management knows only its linear
-    for name in candidates:
-        try:
-            read["colorspace"].setValue(name)
-        except ValueError:
-            continue
-        if read["colorspace"].value() == name:
-            return name
-    if candidates:
+    chosen = _set_colorspace_knob(read["colorspace"], candidates)
+    if candidates and not chosen:
         log.warning("dreamplate: %s: Nuke's colour config has none of %s", frame_file, ", ".join(candidates))
-    return ""
+    return chosen
 
 
 def _failure(job: Dict[str, Any]) -> str:

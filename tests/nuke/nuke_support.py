@@ -27,3 +27,55 @@ def copy_sequence(shared_data: Path, folder: Path, count: int, first: int = 1001
     for frame in range(first, first + count):
         shutil.copyfile(shared_data / "exr" / SAMPLE, folder / f"plate.{frame:04d}.exr")
     return str(folder / "plate.####.exr")
+
+
+# --- driving the nodes as an artist does -----------------------------------------------------------------------------
+
+
+def final(node) -> bool:
+    """The node's status says its render ended (done, failed, cancelled or refused)."""
+    status = node["status"].value()
+    return status.split(":")[0] in ("done", "failed", "cancelled", "error") or " failed:" in status
+
+
+def make_read(pattern: str, first: int = 1001, last: int = 1003, colorspace: str = "ACEScg"):
+    """A Read as the artist makes one: created (so selected), the file chosen with its range, its colour space set."""
+    import nuke
+
+    read = nuke.createNode("Read")
+    read["file"].fromUserText(f"{pattern} {first}-{last}")
+    read["colorspace"].setValue(colorspace)
+    return read
+
+
+def frame_file(read, frame: int) -> Path:
+    """One frame of what a Read reads (its file knob spells the pattern `%04d`, as Nuke's does)."""
+    from dreamplate_nuke import mapping
+
+    return Path(mapping.frame_path(read["file"].value(), frame))
+
+
+def press_render(node, timeout: float = 60.0) -> None:
+    """Press the Render button, then run Nuke's event loop until the node says the render ended."""
+    import nuke
+
+    node["render"].execute()
+    nuke.pump(until=lambda: final(node), timeout=timeout)
+
+
+def job_of(node) -> dict:
+    """The server's record of the node's last job."""
+    import os
+
+    from server_support import TOKEN
+
+    from dreamplate.client import Client
+
+    return Client(os.environ["DREAMPLATE_URL"], TOKEN).job(node["job_id"].value())
+
+
+def writes_left() -> list:
+    """What a farm submitter would render: every enabled Write, inside Groups too (Deadline walks them so)."""
+    import nuke
+
+    return [n.fullName() for n in nuke.allNodes("Write", recurseGroups=True) if not n["disable"].value()]

@@ -91,18 +91,30 @@ def test_installed_block_makes_the_plugin_and_client_importable(tmp_path: Path) 
     finally:
         sys.path.pop(0)
     init = install_nuke.install(tmp_path / ".nuke")
-    check = (
-        f"import sys; sys.path.insert(0, {str(nuke_support.HERE / 'nuke_stub')!r}); import runpy, nuke; "
-        f"runpy.run_path({str(init)!r}); "
-        f"runpy.run_path({str(nuke_support.REPO / 'nuke_plugin' / 'init.py')!r}); "
-        f"runpy.run_path({str(nuke_support.REPO / 'nuke_plugin' / 'menu.py')!r}); "
-        "import dreamplate.client, nukescripts; "
-        "print(sorted(nuke.menu('Nodes').findItem('dreamplate').items)); "
-        "print(sorted(nukescripts.panels.registered))"
+    pytest.importorskip("PySide6.QtWidgets")
+    check = tmp_path / "nuke_start.py"
+    check.write_text(
+        f"""import sys
+sys.path.insert(0, {str(nuke_support.HERE / "nuke_stub")!r})
+import runpy
+import nuke
+from PySide6 import QtWidgets
+app = QtWidgets.QApplication([])
+runpy.run_path({str(init)!r})
+runpy.run_path({str(nuke_support.REPO / "nuke_plugin" / "init.py")!r})
+import nukescripts
+print(sorted(nukescripts.panels.registered))  # registered before menu.py runs
+runpy.run_path({str(nuke_support.REPO / "nuke_plugin" / "menu.py")!r})
+import dreamplate.client
+print(sorted(nuke.menu("Nodes").findItem("dreamplate").items))
+print(nukescripts.restorePanel({panels.PANEL_ID!r}).widget_instance.client.url)
+"""
     )
-    result = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DREAMPLATE_URL": "http://127.0.0.1:9"}
+    result = subprocess.run([sys.executable, str(check)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
-    items, registered = result.stdout.strip().splitlines()
+    registered, items, restored = result.stdout.strip().splitlines()[-3:]
+    assert restored == "http://127.0.0.1:9"  # a saved workspace's pane comes back, talking to the set server
     assert items == str(
         sorted(
             [
@@ -116,6 +128,20 @@ def test_installed_block_makes_the_plugin_and_client_importable(tmp_path: Path) 
         )
     )
     assert registered == str([panels.PANEL_ID])
+
+
+def test_without_a_gui_init_py_registers_no_pane(tmp_path: Path) -> None:
+    """`nuke -t` and farm sessions run init.py too, and there `nuke.menu` (used to register panes) raises."""
+    check = (
+        f"import sys; sys.path.insert(0, {str(nuke_support.HERE / 'nuke_stub')!r}); import runpy, nuke; "
+        "nuke.GUI = False; "
+        f"runpy.run_path({str(nuke_support.REPO / 'nuke_plugin' / 'init.py')!r}); "
+        "import dreamplate.client, nukescripts; print(sorted(nukescripts.panels.registered)); "
+        "nuke.menu('Pane')"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert "RuntimeError: nuke.menu('Pane'): Nuke is not in GUI mode" in result.stderr  # the stub is as strict
 
 
 def test_queue_pane_opens_as_nuke_would_build_it(script: Path) -> None:

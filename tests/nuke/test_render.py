@@ -1,8 +1,16 @@
-"""The nodes driven through the `nuke` stub against a real `dreamplate serve`: Render, result Read, cancel, headless."""
+"""The nodes driven through the `nuke` stub against a real `dreamplate serve`: Render, result Read, cancel, headless.
+
+Regression tests are named after what broke in real Nuke while the stub let it pass (issue 20): frame patterns
+evaluated to one frame, a new node left disconnected, colour-space names cut at their brackets, a relative output
+from an unsaved script, the Group's built-in knobs read as settings, the result Read's format left stale, a temp
+Write left for farm submitters (and written with the studio's lossy compression), Reads with raw, offset or proxy
+sent as plain files.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,61 +18,40 @@ from pathlib import Path
 import nuke
 import numpy as np
 import pytest
-from dreamplate_nuke import nodes
-from nuke_support import HERE, REPO, copy_sequence
+from dreamplate_nuke import mapping, nodes, render
+from nuke_support import HERE, REPO, copy_sequence, final, frame_file, job_of, make_read, press_render, writes_left
 from server_support import TOKEN
 
 from dreamplate.client import Client
-from dreamplate.io.exr import read_exr
-
-
-def _final(node) -> bool:
-    status = node["status"].value()
-    return status.split(":")[0] in ("done", "failed", "cancelled", "error") or " failed:" in status
-
-
-def _read(pattern: str, first: int = 1001, last: int = 1003):
-    read = nuke.createNode("Read")
-    read["file"].setValue(pattern)
-    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
-        read[name].setValue(value)
-    read["colorspace"].setValue("ACEScg")
-    return read
-
-
-def _frame(read, frame: int) -> Path:
-    return Path(read["file"].value().replace("####", f"{frame:04d}"))
-
-
-def _press_render(node) -> None:
-    """What the artist does: press the Render button, then Nuke's event loop runs until the node says it ended."""
-    node["render"].execute()
-    nuke.pump(until=lambda: _final(node), timeout=30)
+from dreamplate.io.exr import read_exr, read_info
 
 
 def test_interpolate_over_a_read_of_shared_exrs_points_its_read_at_the_result(script: Path, shared_data: Path) -> None:
     pattern = copy_sequence(shared_data, script / "plate", 3)
-    _read(pattern)
+    make_read(pattern)
     node = nodes.create("Interpolate")
     node["method"].setValue("flow")
 
-    _press_render(node)
+    press_render(node)
 
     assert node["status"].value().startswith("done: job "), node["status"].value()
-    assert nuke.executed == [] or all("dp_write" not in name for name, _, _ in nuke.executed)  # sent directly
+    assert nuke.executed == []  # a plain EXR Read is sent as it is
     read = node.node(nodes.RESULT_READ)
-    assert read["file"].value() == str(script / "dreamplate" / node.name() / f"{node.name()}.####.exr")
+    assert mapping.hash_pattern(read["file"].value()) == str(
+        script / "dreamplate" / node.name() / f"{node.name()}.####.exr"
+    )
     assert (read["first"].value(), read["last"].value()) == (1001, 1005)  # 3 frames retimed 2x: 2 * 3 - 1
+    assert (read["origfirst"].value(), read["origlast"].value()) == (1001, 1005)
     assert read["colorspace"].value() == "ACEScg"
     assert node.node(nodes.SWITCH)["which"].value() == 1
     for frame in range(1001, 1006):
-        image = read_exr(_frame(read, frame))
+        image = read_exr(frame_file(read, frame))
         assert image.data_window == (0, 0, 399, 299)
         assert set(image.pixel_types.values()) == {"half"}
         assert image.attributes["dreamplate/colorspace"] == "ACEScg"
         assert image.attributes["colorInteropID"] == "lin_ap1_scene"
     # The server ran the job the node names, with Nuke's colour settings.
-    job = Client(os.environ["DREAMPLATE_URL"], TOKEN).job(node["job_id"].value())
+    job = job_of(node)
     assert job["state"] == "done"
     assert job["spec"]["params"] == {"colorspace": "ACEScg", "method": "flow", "factor": 2, "frames": "1001-1003"}
     # The ProgressTask was closed and saw 100 %.
@@ -72,32 +59,186 @@ def test_interpolate_over_a_read_of_shared_exrs_points_its_read_at_the_result(sc
     assert task.progress[-1] == 100
 
 
+def test_frame_pattern_survives_render(script: Path, shared_data: Path) -> None:
+    """Knob.evaluate() puts the current frame in a file name: the plate, the output and the result stay patterns."""
+    pattern = copy_sequence(shared_data, script / "plate", 3)
+    make_read(pattern)
+    node = nodes.create("Interpolate")
+    node["method"].setValue("flow")
+    nuke.frame(1002)  # the artist is looking at the middle frame
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    spec = job_of(node)["spec"]
+    assert [mapping.hash_pattern(p) for p in spec["inputs"]] == [pattern]
+    output = str(script / "dreamplate" / node.name() / f"{node.name()}.####.exr")
+    assert mapping.hash_pattern(spec["output"]) == output
+    read = node.node(nodes.RESULT_READ)
+    assert mapping.hash_pattern(read["file"].value()) == output
+    assert sorted(p.name for p in Path(output).parent.glob("*.exr")) == [
+        f"{node.name()}.{f}.exr" for f in range(1001, 1006)
+    ]
+
+
+def test_new_node_connects_to_the_selected_node(script: Path, shared_data: Path) -> None:
+    """createNode cannot connect a Group that has no Inputs yet: the node connects itself once they exist."""
+    read = make_read(copy_sequence(shared_data, script / "plate", 2, first=1011), 1011, 1012)
+    node = nodes.create("Relight")
+    assert node.input(0) is read
+    assert (node["range_first"].value(), node["range_last"].value()) == (1011, 1012)
+
+    node["strength"].setValue(0.0)
+    press_render(node)
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    assert nuke.messages == []
+
+    read.setSelected(False)
+    node.setSelected(False)
+    alone = nodes.create("Relight")  # nothing selected: nothing to connect
+    assert alone.input(0) is None
+
+
+@pytest.mark.parametrize(
+    ("read_space", "job_space"),
+    [("Linear Rec.709 (sRGB)", "Linear Rec.709 (sRGB)"), ("default", "ACEScg"), ("scene_linear", "scene_linear")],
+)
+def test_colour_space_names_with_brackets_are_kept(
+    script: Path, shared_data: Path, read_space: str, job_space: str
+) -> None:
+    """Only Nuke's `default (...)` form is unwrapped; a name with brackets of its own is one colour space."""
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002, colorspace=read_space)
+    node = nodes.create("Interpolate")
+    node["method"].setValue("flow")
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    assert job_of(node)["spec"]["params"]["colorspace"] == job_space
+    read = node.node(nodes.RESULT_READ)
+    written = read_exr(frame_file(read, 1001)).attributes["dreamplate/colorspace"]
+    # The result Read is set to a name its menu has: the tagged one, or its interop id's.
+    assert read["colorspace"].value() in nuke.getColorspaceList(read["colorspace"])
+    assert read["colorspace"].value() == written
+
+
+def test_unsaved_script_output_is_refused_not_made_relative(script: Path, shared_data: Path) -> None:
+    """TCL `file dirname ""` is `.`: an unsaved script's default output would be `./dreamplate/...`."""
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002)
+    nuke.root()["name"].setValue("")
+    node = nodes.create("Relight")
+    node["strength"].setValue(0.0)
+
+    node["render"].execute()
+
+    assert node["job_id"].value() == ""
+    assert len(nuke.messages) == 1
+    assert nuke.messages[0] == (
+        f"dreamplate {node.name()}: cannot submit: {node.name()}: output ./dreamplate/{node.name()}/"
+        f"{node.name()}.%04d.exr is not a full path: save the script first, or give a full output path"
+    )
+    assert not Path("dreamplate").exists()
+
+
+def test_job_settings_come_from_the_nodes_own_knobs(script: Path) -> None:
+    """The Group's built-in knobs (label, position, callbacks) are Nuke's, not settings for the server."""
+    node = nodes.create("Relight")
+    assert {"label", "xpos", "disable", "knobChanged"} <= set(node.knobs())  # as Nuke's Group has them
+    values = render._knob_values(node)
+    assert not {"label", "xpos", "disable", "knobChanged", "name", "selected"} & set(values)
+    assert {"prompt", "negative_prompt", "model", "strength", "seed", "steps", "draft", "output"} <= set(values)
+
+
 def test_relight_strength_zero_through_a_temp_write_returns_the_graded_plate(script: Path, shared_data: Path) -> None:
     """Upstream is a Grade, not a plain Read: Nuke renders it to a temp half EXR sequence, which relight passes on."""
     pattern = copy_sequence(shared_data, script / "plate", 2)
-    _read(pattern, 1001, 1002)
+    make_read(pattern, 1001, 1002)
     grade = nuke.createNode("Grade")
     grade["multiply"].setValue(2.0)
     node = nodes.create("Relight")
     node["strength"].setValue(0.0)
 
-    _press_render(node)
+    press_render(node)
 
     assert node["status"].value().startswith("done: job "), node["status"].value()
-    assert [name for name, _, _ in nuke.executed] == [f"{node.name()}.dp_write_plate"]
+    assert nuke.executed == [(f"{node.name()}.dp_write_plate", 1001, 1002)]
     read = node.node(nodes.RESULT_READ)
     assert (read["first"].value(), read["last"].value()) == (1001, 1002)
     assert read["colorspace"].value() == "ACEScg"  # the working space, passed as the job's colorspace
+    _assert_graded_plate(shared_data, frame_file(read, 1002), 2.0)
+
+
+def _assert_graded_plate(shared_data: Path, result_file: Path, gain: float) -> None:
     source = read_exr(shared_data / "exr" / "DisplayWindow" / "t01.exr")
-    result = read_exr(_frame(read, 1002))
+    result = read_exr(result_file)
     for channel in ("R", "G", "B"):
-        expected = (source.channels[channel].astype(np.float32) * 2).astype(np.float16)
+        expected = (source.channels[channel].astype(np.float32) * gain).astype(np.float16)
         np.testing.assert_array_equal(result.channels[channel].astype(np.float16), expected)
+
+
+def test_temp_write_leaves_nothing_for_a_farm_submitter(script: Path, shared_data: Path) -> None:
+    """Submitters (Deadline's walks `allNodes(recurseGroups=True)`) render every enabled Write, Groups included."""
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002)
+    nuke.createNode("Grade")["multiply"].setValue(0.5)
+    node = nodes.create("Relight")
+    node["strength"].setValue(0.0)
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    assert nuke.executed  # a temp Write was rendered ...
+    assert writes_left() == []  # ... and is gone
+    nuke.scriptSave()
+    assert "Write {" not in (script / "shot.nk").read_text()
+
+
+def test_studio_lossy_write_default_does_not_reach_the_temp_plate(script: Path, shared_data: Path) -> None:
+    """A studio's `knobDefault("Write.compression", "DWAA (lossy)")` must not make the plate sent on lossy."""
+    nuke.knobDefault("Write.compression", "DWAA (lossy)")
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002)
+    nuke.createNode("Grade")["multiply"].setValue(2.0)
+    node = nodes.create("Relight")
+    node["strength"].setValue(0.0)
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    temp = script / "dreamplate" / node.name() / render.TEMP_FOLDER / "plate.1002.exr"
+    assert read_info(temp)[0].compression not in ("dwaa", "dwab", "b44", "b44a", "pxr24")
+    _assert_graded_plate(shared_data, frame_file(node.node(nodes.RESULT_READ), 1002), 2.0)
+
+
+@pytest.mark.parametrize("change", ["raw", "offset", "proxy"])
+def test_read_with_raw_offset_or_proxy_goes_through_a_temp_write(script: Path, shared_data: Path, change: str) -> None:
+    """The server reads files as they are: a Read whose pixels or frames differ from its files is rendered by Nuke."""
+    read = make_read(copy_sequence(shared_data, script / "plate", 3), 1001, 1003)
+    frames = (1001, 1003)
+    if change == "raw":
+        read["raw"].setValue(True)
+    elif change == "offset":
+        read["frame_mode"].setValue("offset")
+        read["frame"].setValue("10")
+        frames = (1011, 1013)
+    else:
+        read["proxy"].setValue(copy_sequence(shared_data, script / "proxy", 3))
+        nuke.root()["proxy"].setValue(True)
+    node = nodes.create("Interpolate")
+    node["method"].setValue("flow")
+    node["factor"].setValue(1)
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    assert nuke.executed == [(f"{node.name()}.dp_write_plate", *frames)]
+    temp = str(script / "dreamplate" / node.name() / render.TEMP_FOLDER / "plate.####.exr")
+    spec = job_of(node)["spec"]
+    assert [mapping.hash_pattern(p) for p in spec["inputs"]] == [temp]
+    assert spec["params"]["frames"] == "{}-{}".format(*frames)
 
 
 def test_cancel_in_the_progress_task_cancels_the_job_on_the_server(script: Path, shared_data: Path) -> None:
     pattern = copy_sequence(shared_data, script / "plate", 30)
-    _read(pattern, 1001, 1030)
+    make_read(pattern, 1001, 1030)
     node = nodes.create("Interpolate")
     node["method"].setValue("flow")
     node["factor"].setValue(8)
@@ -106,7 +247,7 @@ def test_cancel_in_the_progress_task_cancels_the_job_on_the_server(script: Path,
     client = Client(os.environ["DREAMPLATE_URL"], TOKEN)
     nuke.pump(until=lambda: client.job(node["job_id"].value())["frames_done"] >= 1, timeout=30)
     nuke.ProgressTask.instances[-1].cancel()  # the artist presses Cancel on Nuke's progress bar
-    nuke.pump(until=lambda: _final(node), timeout=30)
+    nuke.pump(until=lambda: final(node), timeout=30)
 
     job = client.job(node["job_id"].value())
     assert job["state"] == "cancelled"
@@ -118,7 +259,7 @@ def test_cancel_in_the_progress_task_cancels_the_job_on_the_server(script: Path,
 
 def test_a_server_refusal_is_a_message_naming_the_node_and_the_reason(script: Path, shared_data: Path) -> None:
     pattern = copy_sequence(shared_data, script / "plate", 2)
-    _read(pattern, 1001, 1002)
+    make_read(pattern, 1001, 1002)
     node = nodes.create("Relight")  # strength 0.5 with no prompt or model: the server refuses it
 
     node["render"].execute()
@@ -131,62 +272,84 @@ def test_a_server_refusal_is_a_message_naming_the_node_and_the_reason(script: Pa
 
 def test_a_job_that_fails_on_the_server_is_reported_with_its_id(script: Path, shared_data: Path) -> None:
     pattern = copy_sequence(shared_data, script / "plate", 3)
-    _read(pattern, 1001, 1003)
+    (script / "plate" / "plate.1002.exr").unlink()  # a frame missing inside the Read's range: sent as it is
+    make_read(pattern, 1001, 1003)
     node = nodes.create("Interpolate")
     node["method"].setValue("flow")
-    node["use_input_range"].setValue(False)
-    node["range_first"].setValue(1001)
-    node["range_last"].setValue(1004)  # one frame past the plate: the job fails when it runs
 
-    _press_render(node)
+    press_render(node)
 
     job_id = node["job_id"].value()
     assert len(nuke.messages) == 1, nuke.messages
     assert nuke.messages[0].startswith(f"dreamplate {node.name()}: job {job_id} failed: ")
-    assert "1004" in nuke.messages[0]
+    assert "1002" in nuke.messages[0]
 
 
-SETUP = """
-import nuke
-nuke.root()["name"].setValue({comp!r})
-read = nuke.createNode("Read")
-read["file"].setValue({pattern!r})
-read["first"].setValue(1001)
-read["last"].setValue(1002)
-from dreamplate_nuke import nodes
-node = nodes.create("Relight")
-node.setName("Relight_bad")
-node["strength"].setValue({strength})
-"""
+def test_group_knobs_survive_save_and_reload(script: Path, shared_data: Path) -> None:
+    """A comp is saved and opened again (or on the farm): the node keeps its settings, inputs and result."""
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002)
+    node = nodes.create("Relight")
+    node.setName("Relight_shot")
+    for name, value in (("strength", 0.0), ("prompt", "dusk\nwarm rim light"), ("seed", 7), ("draft", True)):
+        node[name].setValue(value)
+    before = render._knob_values(node)
+    nuke.scriptSaveAs(str(script / "shot.nk"))
+
+    nuke.scriptOpen(str(script / "shot.nk"))
+
+    node = nuke.toNode("Relight_shot")
+    assert nodes.kind_of(node) == "Relight"
+    assert render._knob_values(node) == before
+    assert node.input(0) is nuke.toNode("Read1")
+    assert render.output_pattern(node) == str(script / "dreamplate" / "Relight_shot" / "Relight_shot.%04d.exr")
+    press_render(node)
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    nuke.scriptSave()
+    nuke.scriptOpen(str(script / "shot.nk"))
+    result = nuke.toNode("Relight_shot").node(nodes.RESULT_READ)
+    assert (result["first"].value(), result["last"].value()) == (1001, 1002)
+    assert nuke.toNode("Relight_shot").node(nodes.SWITCH)["which"].value() == 1
 
 
-def _headless(script: Path, pattern: str, strength: float) -> subprocess.CompletedProcess:
-    """`nuke -t headless.py comp Relight_bad`, with the stub as `nuke` (GUI off) in a fresh interpreter."""
-    setup = script / f"setup_{strength}.py"
-    setup.write_text(SETUP.format(comp=str(script / "shot.nk"), pattern=pattern, strength=strength))
-    stub = HERE / "nuke_stub"
-    boot = (
-        f"import sys; sys.path[:0] = [{str(stub)!r}, {str(REPO / 'nuke_plugin')!r}]; import nuke; nuke.GUI = False; "
-        "from dreamplate_nuke import headless; sys.exit(headless.main(sys.argv[1:]))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", boot, str(setup), "Relight_bad"], capture_output=True, text=True, timeout=60
-    )
+HEADLESS = (
+    "import sys; sys.path[:0] = [{stub!r}, {plugin!r}]; import nuke; nuke.GUI = False; "
+    "from dreamplate_nuke import headless; sys.exit(headless.main(sys.argv[1:]))"
+)
+
+
+def _headless(comp: Path, *names: str) -> subprocess.CompletedProcess:
+    """`nuke -t headless.py comp.nk NAME...`, with the stub as `nuke` (no GUI) in a fresh interpreter."""
+    boot = HEADLESS.format(stub=str(HERE / "nuke_stub"), plugin=str(REPO / "nuke_plugin"))
+    command = [sys.executable, "-c", boot, str(comp), *names]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def test_headless_blocks_prints_progress_and_exits_non_zero_with_the_server_message(
     script: Path, shared_data: Path
 ) -> None:
-    pattern = copy_sequence(shared_data, script / "plate", 2)
-    bad = _headless(script, pattern, 0.5)
-    assert bad.returncode == 1
-    assert "dreamplate Relight_bad: cannot submit: relight job: " in bad.stderr
-    assert "--prompt: give a prompt" in bad.stderr
+    make_read(copy_sequence(shared_data, script / "plate", 2), 1001, 1002)
+    bad = nodes.create("Relight")
+    bad.setName("Relight_bad")  # strength 0.5, no prompt: refused
+    bad.setSelected(False)
+    nuke.toNode("Read1").setSelected(True)
+    good = nodes.create("Relight")
+    good.setName("Relight_good")
+    good["strength"].setValue(0.0)
+    nuke.scriptSaveAs(str(script / "farm.nk"))
 
-    good = _headless(script, pattern, 0.0)
-    assert good.returncode == 0, good.stderr
-    assert "dreamplate Relight_bad: job " in good.stdout and " done 2/2 frames" in good.stdout
-    assert "done: job " in good.stdout.splitlines()[-1]
+    refused = _headless(script / "farm.nk", "Relight_bad")
+    assert refused.returncode == 1
+    assert "dreamplate Relight_bad: cannot submit: relight job: " in refused.stderr
+    assert "--prompt: give a prompt" in refused.stderr
+
+    done = _headless(script / "farm.nk", "Relight_good")
+    assert done.returncode == 0, done.stderr
+    assert "dreamplate Relight_good: job " in done.stdout and " done 2/2 frames" in done.stdout
+    assert "done: job " in done.stdout.splitlines()[-1]
+    assert sorted(p.name for p in (script / "dreamplate" / "Relight_good").glob("*.exr")) == [
+        "Relight_good.1001.exr",
+        "Relight_good.1002.exr",
+    ]
 
 
 def test_node_edits_stay_on_the_main_thread(script: Path) -> None:
@@ -220,6 +383,23 @@ def test_each_node_has_the_issue_knobs_inputs_and_default_output(script: Path, k
     }[kind]
     assert wanted | {"status", "output", "render", "job_id"} <= set(node.knobs())
     assert node["method"].values() == ["auto", "flow", "learned", "generative"] if kind == "Interpolate" else True
-    assert node["output"].evaluate() == str(script / "dreamplate" / node.name() / f"{node.name()}.####.exr")
+    assert render.output_pattern(node) == str(script / "dreamplate" / node.name() / f"{node.name()}.%04d.exr")
     inputs = [n.name() for n in node.nodes() if n.Class() == "Input"]
     assert len(inputs) == len(nodes.INPUT_ROLES[kind])
+    assert node.maximumInputs() == len(inputs)
+
+
+def test_a_frame_missing_upstream_fails_the_render_with_nukes_reason(script: Path, shared_data: Path) -> None:
+    """Nuke's own failure to render the temp plate reaches the artist as the cannot-submit message."""
+    pattern = copy_sequence(shared_data, script / "plate", 2)
+    shutil.rmtree(script / "plate")
+    make_read(pattern, 1001, 1002)
+    nuke.createNode("Grade")
+    node = nodes.create("Relight")
+    node["strength"].setValue(0.0)
+
+    node["render"].execute()
+
+    assert len(nuke.messages) == 1
+    assert nuke.messages[0].startswith(f"dreamplate {node.name()}: cannot submit: Read1: Read error: ")
+    assert writes_left() == []

@@ -1,3 +1,4 @@
-"""Stub of the `nukescripts` calls the dreamplate plugin makes (only `panels.registerWidgetAsPanel`)."""
+"""Stub of the `nukescripts` calls the dreamplate plugin makes (the panel registry in `nukescripts.panels`)."""
 
 from nukescripts import panels  # noqa: F401
+from nukescripts.panels import registerPanel, registerWidgetAsPanel, restorePanel  # noqa: F401
