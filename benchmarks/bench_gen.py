@@ -450,7 +450,7 @@ def guarded(plan: Plan, label: str, measure_row: Any) -> dict[str, Any]:
 
 def onnx_export(info: Any, args: argparse.Namespace) -> tuple[Any, float]:
     """The model's cached export at this device's precision (fp16 CUDA, fp32 CPU), made once if missing."""
-    from dreamplate.gen.engine import onnx_precision
+    from dreamplate.gen.loader import onnx_precision
     from dreamplate.gen.onnx_export import export_model, find_export
     from dreamplate.gen.pipelines import select_device
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dreamplate.interp.retime import InterpolateResult, ProgressCallback, run_interpolate
+from dreamplate.interp.retime import run_interpolate
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.io.exr import ExrImage, write_exr
+from dreamplate.ops.plate.progress import ProgressCallback
+from dreamplate.ops.plate.result import PlateResult
 
 DEMO_SPACE = "ACEScg"
 FIRST_FRAME = 1001
@@ -24,7 +26,7 @@ class DemoResult:
     """Where the demo put its plate and its retime, for the closing message."""
 
     plate: str
-    retime: InterpolateResult
+    retime: PlateResult
     frames: int
     size: tuple[int, int]
     peak: float

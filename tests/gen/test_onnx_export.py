@@ -96,7 +96,7 @@ def _transformer_inputs(kind: str, cfg: Any, frames: int, height: int, width: in
             )
             kwargs["control_hidden_states_scale"] = torch.tensor([1.0, 0.6])
         return kwargs
-    from dreamplate.gen.onnx_components import ltx_video_coords
+    from dreamplate.gen.rope import ltx_video_coords
 
     tokens = frames * height * width
     mask = torch.ones(batch, text_len)

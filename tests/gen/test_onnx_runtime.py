@@ -25,11 +25,12 @@ from plates import write_plate
 from typer.testing import CliRunner
 
 from dreamplate.errors import Cancelled, ModelError
-from dreamplate.gen import engine, keyframes, relight
-from dreamplate.gen.engine import OOM_FIX, choose_runtime, out_of_memory
+from dreamplate.gen import keyframes, pipeline_call, relight
 from dreamplate.gen.keyframes import run_keyframes
+from dreamplate.gen.loader import choose_runtime
 from dreamplate.gen.models import resolve_model
 from dreamplate.gen.onnx_export import export_model
+from dreamplate.gen.pipeline_call import OOM_FIX, out_of_memory
 from dreamplate.gen.relight import run_relight
 from dreamplate.gen.spec import KeyframesSpec, RelightSpec
 from dreamplate.io.exr import read_exr
@@ -83,7 +84,7 @@ def _capture(monkeypatch: pytest.MonkeyPatch, module: Any) -> tuple[list[torch.T
     """Hook `module.call_pipeline`: every step's latents and every call's frames, in order."""
     latents: list[torch.Tensor] = []
     frames: list[np.ndarray] = []
-    real = engine.call_pipeline
+    real = pipeline_call.call_pipeline
 
     def hooked(pipe: Any, kwargs: dict[str, Any], *args: Any, **kw: Any) -> np.ndarray:
         out = real(_Recorder(pipe, latents), kwargs, *args, **kw)
@@ -182,7 +183,7 @@ def test_auto_takes_onnx_only_where_an_export_is_cached(
     assert chosen == "torch" and "no cached fp16 ONNX export" in why
 
     plate = write_plate(tmp_path / "in", range(1, 6), SIZE)
-    caplog.set_level(logging.INFO, logger="dreamplate.gen.engine")
+    caplog.set_level(logging.INFO, logger="dreamplate.gen.loader")
     spec = RelightSpec(inputs=[plate], output=str(tmp_path / "a" / "o.####.exr"), model=str(tiny_wan_t2v), **FAST)
     result = run_relight(spec)
     assert "runtime: ONNX Runtime (cached fp32 ONNX export" in caplog.text
@@ -209,7 +210,7 @@ def test_onnx_exports_once_when_missing(
     tiny_ltx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     monkeypatch.setenv("DREAMPLATE_MODELS", str(tmp_path / "models"))
-    caplog.set_level(logging.INFO, logger="dreamplate.gen.engine")
+    caplog.set_level(logging.INFO, logger="dreamplate.gen.loader")
     write_plate(tmp_path / "keys", range(1, 3), SIZE)
     keys = {1: str(tmp_path / "keys" / "plate.0001.exr"), 5: str(tmp_path / "keys" / "plate.0002.exr")}
     spec = KeyframesSpec(keys=keys, output=str(tmp_path / "o" / "o.####.exr"), model=str(tiny_ltx), runtime="onnx",

@@ -13,7 +13,7 @@ from dreamplate.gen.plate import (
     feather_alpha,
     fit_geometry,
     from_model,
-    place_on_display,
+    onto_plate,
     read_matte,
     to_model,
 )
@@ -211,10 +211,20 @@ def test_read_matte_from_exr_places_the_data_window_and_resizes(tmp_path: Path):
         read_matte(path, (0, 0, 9, 9), channel="mask")
 
 
-def test_place_on_display_crops_overscan():
-    pixels = np.ones((6, 6), np.float32)
-    canvas = place_on_display(pixels, (-1, -1, 4, 4), (0, 0, 3, 3))
-    assert canvas.shape == (4, 4) and canvas.min() == 1.0
+def test_onto_plate_keeps_overscan_and_alpha_and_drops_other_channels():
+    ones = np.ones((4, 6), np.float32)
+    plate = ExrImage({"Y": ones * 3, "A": ones * 0.5, "Z": ones}, {}, (-1, -1, 4, 2), (0, 0, 3, 1), {"owner": "x"})
+    image = onto_plate(plate, np.full((2, 4, 3), 0.25, np.float32))
+    assert sorted(image.channels) == ["A", "B", "G", "R"] and set(image.pixel_types.values()) == {"half"}
+    assert (image.data_window, image.display_window, image.attributes) == (
+        plate.data_window,
+        plate.display_window,
+        {"owner": "x"},
+    )
+    red = image.channels["R"]
+    assert red[1:3, 1:5].tolist() == [[0.25] * 4] * 2  # the display window: generated
+    assert red[0].tolist() == [3.0] * 6 and red[:, 0].tolist() == [3.0] * 4  # overscan: the plate's own (Y) pixels
+    np.testing.assert_array_equal(image.channels["A"], plate.channels["A"])
 
 
 def test_bad_geometry_settings_are_refused():

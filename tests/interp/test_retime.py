@@ -204,6 +204,16 @@ def test_fps_change_24_to_60_tags_the_new_rate(tmp_path: Path) -> None:
     np.testing.assert_array_equal(last.channels["R"], read_exr(tmp_path / "in" / "plate.0005.exr").channels["R"])
 
 
+def test_fps_rerun_skips_finished_frames(tmp_path: Path) -> None:
+    # The rate change was recorded as a tuple and read back from the header as a list, so a re-run never matched
+    # a finished frame and rewrote the whole retime.
+    plate = _write_plate(tmp_path / "in", range(1, 4))
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), fps=(24, 60))
+    first = run_interpolate(spec)
+    again = run_interpolate(spec)
+    assert (len(again.written), again.skipped) == (0, first.written)
+
+
 def test_fps_without_source_rate_asks_for_it(tmp_path: Path) -> None:
     plate = _write_plate(tmp_path / "in", range(1, 3))
     with pytest.raises(InputError, match="framesPerSecond"):

@@ -22,7 +22,6 @@ import PyOpenColorIO as ocio
 
 import dreamplate
 from dreamplate.errors import ColorError
-from dreamplate.io.provenance import Provenance, carried_attributes
 
 log = logging.getLogger(__name__)
 
@@ -311,18 +310,3 @@ def _chromaticities_for_interop_id(interop_id: str) -> tuple[float, ...] | None:
     if interop_id == _XYZ_INTEROP_ID:
         return _XYZ_CHROMATICITIES
     return OpenEXR.colorInteropIDToChromaticities(interop_id)
-
-
-def frame_attributes(
-    source: Mapping[str, Any], provenance: Provenance, cfg: ColorConfig, space: SpaceChoice | None
-) -> dict[str, Any]:
-    """The header of a frame made from `source`: its attributes that still hold, the colour tags of `space` (none
-    for display-referred outputs) and this frame's provenance. The colour tags are rewritten as a set: a stale tag
-    left beside new ones would contradict them."""
-    attributes = carried_attributes(source)
-    if space is not None:
-        for name in COLOR_ATTRIBUTES:
-            attributes.pop(name, None)
-        attributes.update(output_attributes(cfg, space.name, source, keep_source=space.fallback))
-    attributes.update(provenance.to_attributes())
-    return attributes

@@ -14,80 +14,57 @@ Steps, in order (nothing is written before step 5, no model loads before step 3)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
-from dreamplate.color.model_space import video_model_space
-from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
-from dreamplate.gen.engine import (
-    GenResult,
-    LazyPipeline,
-    ProgressCallback,
-    apply_draft,
-    call_pipeline,
-    output_paths,
-    part_arg,
-    read_plate,
-    read_reference,
-    render_settings,
-    scheduler_name,
-    sequence_length,
-    settings_parameters,
-    to_pil,
-    write_generated,
-    write_passthrough,
-)
-from dreamplate.gen.plate import fit_geometry, from_model, to_model
+from dreamplate.gen.model_run import prepare_model
+from dreamplate.gen.pipeline_call import call_pipeline, to_pil
+from dreamplate.gen.plate import from_model, onto_plate, to_model
+from dreamplate.gen.settings import apply_draft
+from dreamplate.gen.sources import exr_outputs, plate_colour, read_plate, read_reference
 from dreamplate.gen.spec import KeyframesSpec
-from dreamplate.io.exr import choose_part, read_info, window_size
-from dreamplate.io.outputs import check_outputs, finished
+from dreamplate.io.exr import window_size
 from dreamplate.io.provenance import Provenance
+from dreamplate.ops.plate.frames import FrameRun
+from dreamplate.ops.plate.outputs import check_only_frames, check_outputs
+from dreamplate.ops.plate.progress import FrameProgress, RunOptions
+from dreamplate.ops.plate.result import PlateResult
+from dreamplate.ops.plate.sources import check_sources
+from dreamplate.ops.plate.writing import FrameWriter
 
 log = logging.getLogger(__name__)
 
 
-def run_keyframes(
-    spec: KeyframesSpec,
-    progress: ProgressCallback | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    only_frames: Collection[int] | None = None,
-    force: bool = False,
-) -> GenResult:
+def run_keyframes(spec: KeyframesSpec, **options: Unpack[RunOptions]) -> PlateResult:
     """Write frames first key .. last key, generated between the keys; return what was written and skipped.
 
     Raises InputError/ModelError before any output exists when keys, outputs or the model do not fit; Cancelled
-    between denoising steps (nothing written then).
+    between denoising steps (nothing written then) or between frames (finished frames stay).
     """
     # 1. Keys and outputs.
     spec = apply_draft(spec, "keyframes")
     keys = {int(f): Path(p) for f, p in sorted(spec.keys.items())}
     first_frame, last_frame = min(keys), max(keys)
-    display = None
     for frame, path in keys.items():
         if not path.is_file():
             raise InputError(f"--key {frame}={path}: no such file")
         if path.suffix.lower() != ".exr":
             raise InputError(f"--key {frame}={path}: keys are scene-linear EXR frames")
-        info = choose_part(path, read_info(path), part_arg(spec.part), spec.view)
-        if display is None:
-            display, first_info = info.display_window, info
-        elif info.display_window != display:
-            raise InputError(f"{path}: display window {info.display_window} differs from the first key's {display}")
-    cfg = load_config(spec.ocio)
-    space = resolve_input_space(cfg, first_info.attributes, spec.colorspace)
+    first_info = check_sources(keys, spec.part, spec.view, same_channels=False)[0]
+    cfg, space = plate_colour(spec.ocio, first_info.attributes, spec.colorspace)
     frames = list(range(first_frame, last_frame + 1))
-    label, outputs = output_paths(spec.output, frames)
+    label, outputs = exr_outputs(spec.output, frames)
     check_outputs(outputs, keys.values())
+    only_frames = options.get("only_frames")
+    check_only_frames(label, frames, only_frames)
     wanted = [f for f in frames if only_frames is None or f in set(only_frames)]
-    result = GenResult(output=label)
+    writer = FrameWriter(cfg, space, spec.pixel_type, spec.compression)
 
     # 3 (before 2: provenance names the model). The model.
     from dreamplate.gen.models import resolve_model
-    from dreamplate.gen.pipelines import describe_device, make_generator, pipeline_class_for
 
     info = resolve_model(spec.model)
     if "keyframes" in info.capabilities:
@@ -99,7 +76,7 @@ def run_keyframes(
         need = "keyframes (more than two keys)" if "flf2v" in info.capabilities else "keyframes or flf2v"
         what = f"model {info.name or info.path} ({info.pipeline_class})"
         raise ModelError(f"keyframes: {what} cannot do {need}; it can: {can}")
-    pipeline_class = pipeline_class_for(info, purpose)
+    model = prepare_model(spec, info, purpose, window_size(first_info.display_window))
     count = len(frames)
     generated = count
     if not info.valid_frames(count):
@@ -111,96 +88,58 @@ def run_keyframes(
                 f"{count} is not (try {generated - m} or {generated}), or use a VACE or LTX-Video model"
             )
         log.info("keyframes: %d frames generated as %d (the last %d dropped)", count, generated, generated - count)
-    if spec.light_reference is not None and pipeline_class != "WanVACEPipeline":
-        raise ModelError(f"--light-reference: {pipeline_class} takes no reference image; use a Wan VACE model")
-    settings = render_settings(spec, info)
-    geometry = fit_geometry(window_size(display), info.spatial_multiple, settings.target_size, spec.max_area)
-    space_v = video_model_space()
-    device = describe_device(spec.device)
-    lazy = LazyPipeline(info, purpose, spec.device, spec.offload, spec.runtime)  # loaded only if an in-between runs
-    params = settings_parameters(
-        spec,
-        keys={str(f): str(p) for f, p in keys.items()},
-        purpose=purpose,
-        model_size=list(geometry.model_size),
-        draft_steps=settings.steps,
-        generated_frames=generated,
-        pipeline=pipeline_class,
-        space=space_v.name,
-        scheduler=scheduler_name(info.path),
+    if spec.light_reference is not None and model.pipeline_class != "WanVACEPipeline":
+        raise ModelError(f"--light-reference: {model.pipeline_class} takes no reference image; use a Wan VACE model")
+    params = model.parameters(
+        spec, keys={str(f): str(p) for f, p in keys.items()}, purpose=purpose, generated_frames=generated
     )
     for name in ("window", "overlap", "strength"):
         params.pop(name, None)  # one model call, no strength: these do not apply
 
     def provenance(frame: int) -> Provenance:
-        key = frame in keys
-        return Provenance(
-            operation="keyframes",
-            method="key" if key else f"{purpose} {pipeline_class}",
-            parameters=params,
-            sources=[str(keys[frame])] if key else [str(p) for p in keys.values()],
-            source_frames=[float(frame)] if key else [float(f) for f in keys],
-            model=info.name or str(info.path),
-            weights_sha256=info.weights_sha256,
-            seed=spec.seed,
-            prompt=spec.prompt,
-            colorspace=space.name,
-            runtime=lazy.label or device,  # set once the pipeline is loaded: before, only resume checks read it
+        if frame in keys:
+            return model.provenance(
+                "keyframes", spec, params, [str(keys[frame])], [float(frame)], space.name, method="key"
+            )
+        return model.provenance(
+            "keyframes", spec, params, [str(p) for p in keys.values()], [float(f) for f in keys], space.name
         )
 
     # 2. Finished frames are skipped; the model runs only when an in-between is missing.
-    todo = []
-    for frame in wanted:
-        if not force and finished(outputs[frame], provenance(frame)):
-            result.skipped.append(outputs[frame])
-        else:
-            todo.append(frame)
-    done = len(result.skipped)
+    progress = FrameProgress.of("keyframes", len(wanted), options)
+    frame_run = FrameRun(outputs, provenance, progress, PlateResult(output=label))
+    todo = frame_run.pending(wanted, options.get("force", False))
     plates = {f: read_plate(p, spec.part, spec.view) for f, p in keys.items()}
     model_frames = None
     if any(f not in keys for f in todo):
         # 4. Generate once.
-        pipe = lazy.get()
-        key_pixels = to_model(np.stack([plates[f][1] for f in keys]), geometry, space_v)
+        key_pixels = to_model(np.stack([plates[f][1] for f in keys]), model.geometry, model.space)
         key_images = dict(zip(keys, to_pil(key_pixels), strict=True))
-        kwargs: dict[str, Any] = {
-            "prompt": spec.prompt,
-            "negative_prompt": spec.negative_prompt,
-            "num_inference_steps": settings.steps,
-            "guidance_scale": spec.guidance,
-            "height": geometry.model_size[1],
-            "width": geometry.model_size[0],
-            "max_sequence_length": sequence_length(pipe, info.family),
-            "num_frames": generated,
-            "generator": make_generator(spec.seed),
-        }
-        kwargs.update(_key_inputs(purpose, info.family, key_images, first_frame, generated, geometry.model_size))
+        kwargs: dict[str, Any] = {**model.call_arguments(spec, spec.seed), "num_frames": generated}
+        kwargs.update(_key_inputs(purpose, info.family, key_images, first_frame, generated, model.geometry.model_size))
         if spec.light_reference is not None:
-            kwargs["reference_images"] = [read_reference(Path(spec.light_reference), geometry.model_size, space_v)]
+            size = model.geometry.model_size
+            kwargs["reference_images"] = [read_reference(Path(spec.light_reference), size, model.space)]
 
         def on_step(step: int, steps: int) -> None:
-            if progress is not None:
-                progress(done, len(wanted), f"step {step}/{steps}")
+            progress.report(f"step {step}/{steps}")
 
-        model_frames = call_pipeline(pipe, kwargs, "keyframes", cancelled, on_step)
+        model_frames = call_pipeline(model.pipe.get(), kwargs, "keyframes", options.get("cancelled"), on_step)
 
     # 5. Write: keys as they are, in-betweens decoded against the nearer key.
-    for frame in todo:
-        path = outputs[frame]
+    def write(frame: int, path: Path, frame_provenance: Provenance) -> None:
         if frame in keys:
-            write_passthrough(path, plates[frame][0], provenance(frame), cfg, space, spec)
-        else:
-            assert model_frames is not None
-            nearer = min(keys, key=lambda k: (abs(k - frame), k))
-            image, rgb = plates[nearer]
-            index = frame - first_frame
-            linear = from_model(model_frames[index : index + 1], geometry, space_v, rgb[None])[0]
-            write_generated(path, image, linear, provenance(frame), cfg, space, spec)
-        result.written.append(path)
-        done += 1
-        if progress is not None:
-            progress(done, len(wanted), f"wrote {path.name}")
-    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {lazy.label or device}"
+            writer.passthrough(path, plates[frame][0], frame_provenance)
+            return
+        assert model_frames is not None
+        nearer = min(keys, key=lambda k: (abs(k - frame), k))
+        image, rgb = plates[nearer]
+        index = frame - first_frame
+        linear = from_model(model_frames[index : index + 1], model.geometry, model.space, rgb[None])[0]
+        writer.write(path, onto_plate(image, linear), frame_provenance)
+
+    result = frame_run.write(wanted, todo, write)
+    result.method = f"{purpose} {model.describe()}"
     return result
 
 

@@ -140,6 +140,15 @@ def resolve_model(name_or_dir: str | Path) -> ModelInfo:
     )
 
 
+def scheduler_name(model_dir: Path) -> str:
+    """The scheduler class a model directory declares (model_index.json), read without loading the pipeline."""
+    try:
+        entry = json.loads((Path(model_dir) / "model_index.json").read_text()).get("scheduler")
+    except (OSError, ValueError):
+        return ""
+    return str(entry[1]) if isinstance(entry, list) and len(entry) == 2 else ""
+
+
 def _compression(path: Path, family: str) -> tuple[int, int]:
     """(spatial multiple, temporal multiple) from the VAE and transformer configs; the family's rule if absent."""
     vae_file, tfm_file = path / "vae" / "config.json", path / "transformer" / "config.json"

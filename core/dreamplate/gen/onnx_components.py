@@ -16,7 +16,6 @@ modules); onnxruntime and diffusers inside functions.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ import torch
 
 from dreamplate.errors import ModelError
 from dreamplate.gen.onnx_export import ExportedModel
+from dreamplate.gen.rope import ltx_rope_tables, wan_rope_tables
 
 log = logging.getLogger(__name__)
 
@@ -36,55 +36,6 @@ PROFILE_FRAMES = {"wan": 81, "ltx": 121}
 """Frames per call at full size (the families' windows); the draft profile uses 9."""
 PROFILE_TEXT_LEN = {"wan": 512, "ltx": 128}
 """Prompt tokens the pipelines pad to (their `max_sequence_length` defaults)."""
-
-
-# --- rotary tables (graph inputs, see onnx_export) ---------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def _wan_rope(head_dim: int, patch_size: tuple[int, int, int], max_seq_len: int) -> Any:
-    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
-
-    return WanRotaryPosEmbed(head_dim, patch_size, max_seq_len)
-
-
-def wan_rope_tables(config: Any, shape: tuple[int, ...] | torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
-    """Wan's rotary (cos, sin) tables for latents of `shape` (B, C, F, H, W): float32, 1 x tokens x 1 x head_dim."""
-    rope = _wan_rope(int(config["attention_head_dim"]), tuple(config["patch_size"]), int(config["rope_max_seq_len"]))
-    cos, sin = rope(torch.empty(tuple(shape), device="meta"))
-    return cos.float(), sin.float()
-
-
-@functools.lru_cache(maxsize=8)
-def _ltx_rope(dim: int, patch_size: int, patch_size_t: int) -> Any:
-    from diffusers.models.transformers.transformer_ltx import LTXVideoRotaryPosEmbed
-
-    # The constants LTXVideoTransformer3DModel builds its rope with.
-    return LTXVideoRotaryPosEmbed(dim, 20, 2048, 2048, patch_size, patch_size_t, 10000.0)
-
-
-def ltx_video_coords(batch: int, frames: int, height: int, width: int) -> torch.Tensor:
-    """Latent-grid coordinates B x 3 x (F*H*W) (frame, row, column), the layout LTXConditionPipeline passes."""
-    grid = torch.stack(
-        torch.meshgrid(torch.arange(frames), torch.arange(height), torch.arange(width), indexing="ij"), dim=0
-    )
-    return grid.reshape(1, 3, -1).float().expand(batch, -1, -1).contiguous()
-
-
-def ltx_rope_tables(
-    config: Any,
-    hidden_states: torch.Tensor,
-    video_coords: torch.Tensor | None = None,
-    num_frames: int | None = None,
-    height: int | None = None,
-    width: int | None = None,
-    rope_interpolation_scale: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """LTX-Video's rotary (cos, sin) tables, B x tokens x inner_dim float32, from coords or the latent grid size."""
-    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
-    rope = _ltx_rope(dim, int(config["patch_size"]), int(config["patch_size_t"]))
-    cos, sin = rope(hidden_states, num_frames, height, width, rope_interpolation_scale, video_coords)
-    return cos.float(), sin.float()
 
 
 # --- sessions ----------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 What is exported, per family (graph names are the keys of `ExportedModel.graphs`):
 - "transformer": the denoiser. Rotary tables are graph inputs (`rope_cos`, `rope_sin`), computed in torch by
-  `onnx_components` from the latent shape: Wan's rope slices precomputed float64 tables by the latent size and LTX's
+  `dreamplate.gen.rope` from the latent shape: Wan's rope slices precomputed float64 tables by the latent size and LTX's
   builds them from Python ints (frames, height, width) or `video_coords`, both of which a trace would freeze to the
   example's size, and TensorRT has no float64. Batch, frames, height, width and token counts are dynamic axes.
 - LTX VAE: "vae_encoder" (pixels -> latent moments) and "vae_decoder" (latents -> pixels, clamped as diffusers does
@@ -285,7 +285,7 @@ def _transformer_spec(info: ModelInfo, transformer: Any) -> GraphSpec:
     """The denoiser behind a wrapper whose rope returns the tables given as inputs (see the module docstring)."""
     import torch
 
-    from dreamplate.gen import onnx_components as oc
+    from dreamplate.gen.rope import ltx_rope_tables, ltx_video_coords, wan_rope_tables
 
     cfg = transformer.config
     gen = torch.Generator().manual_seed(0)
@@ -294,7 +294,7 @@ def _transformer_spec(info: ModelInfo, transformer: Any) -> GraphSpec:
     if info.family == "wan":
         frames, height, width = 3, 4 * cfg.patch_size[1], 6 * cfg.patch_size[2]
         hidden = torch.randn(batch, cfg.in_channels, frames, height, width, generator=gen)
-        cos, sin = oc.wan_rope_tables(cfg, hidden.shape)
+        cos, sin = wan_rope_tables(cfg, hidden.shape)
         example: list[Any] = [
             hidden,
             torch.tensor([500.0, 250.0]),
@@ -336,8 +336,8 @@ def _transformer_spec(info: ModelInfo, transformer: Any) -> GraphSpec:
         frames, height, width = 3, 4, 6
         tokens = frames * height * width
         hidden = torch.randn(batch, tokens, cfg.in_channels, generator=gen)
-        coords = oc.ltx_video_coords(batch, frames, height, width)
-        cos, sin = oc.ltx_rope_tables(cfg, hidden, coords)
+        coords = ltx_video_coords(batch, frames, height, width)
+        cos, sin = ltx_rope_tables(cfg, hidden, coords)
         mask = torch.ones(batch, text_len)
         mask[1, 5:] = 0
         timestep = torch.rand(batch, tokens, generator=gen) * 1000

@@ -3,7 +3,8 @@
 A video model wants display-like [0, 1] frames at a size that is a multiple of 16 or 32; a plate is scene-linear,
 any size, and brighter than 1.0. `to_model` encodes (the video model space) and resizes/pads; `from_model` undoes
 both and puts back what the model could not see: the plate's highlights above the space's white, and the plate's
-fine detail where the model returned the plate. `composite_with_matte` then limits the change to a matte.
+fine detail where the model returned the plate. `composite_with_matte` then limits the change to a matte, and
+`onto_plate` puts the result back on the plate's own data window.
 Pure numpy/OpenCV: no torch here, so all of it is tested in milliseconds.
 """
 
@@ -20,7 +21,9 @@ import numpy as np
 from dreamplate.color.model_space import VideoModelSpace
 from dreamplate.errors import InputError, JobError
 from dreamplate.io.exr import Box, ExrImage, read_exr, window_size
-from dreamplate.io.raster import RASTER_SUFFIXES, read_raster
+from dreamplate.io.raster import read_raster
+from dreamplate.ops.plate.reading import place_on_window
+from dreamplate.ops.plate.sources import is_raster
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +283,7 @@ def read_matte(source: Path | ExrImage, display_window: Box, channel: str | None
     """
     if isinstance(source, ExrImage):
         image, name = source, source.path or "plate"
-    elif Path(source).suffix.lower() in RASTER_SUFFIXES:
+    elif is_raster(Path(source)):
         pixels = read_raster(Path(source)).pixels
         names = ["R", "G", "B", "A"][: pixels.shape[2]]
         height, width = pixels.shape[:2]
@@ -293,7 +296,7 @@ def read_matte(source: Path | ExrImage, display_window: Box, channel: str | None
     if chosen not in image.channels:
         have = ", ".join(sorted(image.channels)) or "none"
         raise InputError(f"{name}: no channel {chosen!r} for the matte (channels: {have})")
-    matte = place_on_display(image.channels[chosen].astype(np.float32), image.data_window, image.display_window)
+    matte = place_on_window(image.channels[chosen].astype(np.float32), image.data_window, image.display_window)
     target = window_size(display_window)
     if (matte.shape[1], matte.shape[0]) != target:
         log.info("%s: matte %dx%d resized to the plate's %dx%d", name, matte.shape[1], matte.shape[0], *target)
@@ -301,22 +304,32 @@ def read_matte(source: Path | ExrImage, display_window: Box, channel: str | None
     return np.clip(np.nan_to_num(matte, nan=0.0), 0.0, 1.0)
 
 
-def place_on_display(pixels: np.ndarray, data_window: Box, display_window: Box) -> np.ndarray:
-    """Pixels over `data_window` (H, W[, C]) placed on the display window's canvas: zeros where there is no data.
+def onto_plate(plate: ExrImage, rgb: np.ndarray) -> ExrImage:
+    """A generated frame ready to write: `rgb` (H, W, 3) on the display window, put on the plate's data window.
 
-    Data outside the display window is cut off: the model frame covers the display window only.
+    Outside the display window (overscan) the plate's own pixels stay, since the model never saw them; the plate's
+    alpha passes through (the structure is the plate's). Other channels (depth, IDs, AOVs) are left out: they
+    describe the old picture. Y-only plates come back as R, G, B. Half channels; the plate's header attributes.
     """
-    if data_window == display_window:
-        return pixels
-    width, height = window_size(display_window)
-    canvas = np.zeros((height, width, *pixels.shape[2:]), pixels.dtype)
-    # The overlap of both windows, in absolute pixel coordinates, then relative to each.
-    x0, y0 = max(data_window[0], display_window[0]), max(data_window[1], display_window[1])
-    x1, y1 = min(data_window[2], display_window[2]) + 1, min(data_window[3], display_window[3]) + 1
-    if x0 < x1 and y0 < y1:
-        (dx, dy), (cx, cy) = data_window[:2], display_window[:2]
-        canvas[y0 - cy : y1 - cy, x0 - cx : x1 - cx] = pixels[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
-    return canvas
+    (dx0, dy0, dx1, dy1), (cx0, cy0, cx1, cy1) = plate.data_window, plate.display_window
+    height, width = dy1 - dy0 + 1, dx1 - dx0 + 1
+    channels: dict[str, np.ndarray] = {}
+    x0, y0, x1, y1 = max(dx0, cx0), max(dy0, cy0), min(dx1, cx1) + 1, min(dy1, cy1) + 1
+    for i, name in enumerate(("R", "G", "B")):
+        base = plate.channels.get(name, plate.channels.get("Y"))
+        out = np.zeros((height, width), np.float32) if base is None else base.astype(np.float32, copy=True)
+        if x0 < x1 and y0 < y1:
+            out[y0 - dy0 : y1 - dy0, x0 - dx0 : x1 - dx0] = rgb[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0, i]
+        channels[name] = out
+    if "A" in plate.channels:
+        channels["A"] = plate.channels["A"]
+    return ExrImage(
+        channels=channels,
+        pixel_types=dict.fromkeys(channels, "half"),
+        data_window=plate.data_window,
+        display_window=plate.display_window,
+        attributes=plate.attributes,
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------

@@ -12,60 +12,38 @@ Steps, in order (nothing is written before step 4, no model loads before step 2)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import numpy as np
 
-from dreamplate.color.model_space import video_model_space
 from dreamplate.errors import InputError, ModelError
-from dreamplate.gen.engine import (
-    GenResult,
-    LazyPipeline,
-    ProgressCallback,
-    StepCallback,
-    Stream,
-    call_pipeline,
-    check_plate,
-    prepare_plate_run,
-    read_reference,
-    render_settings,
-    scheduler_name,
-    sequence_length,
-    settings_parameters,
-    stream_windows,
-    to_pil,
-    v2v_inputs,
-    write_generated,
-)
-from dreamplate.gen.plate import fit_geometry
+from dreamplate.gen.model_run import prepare_model
+from dreamplate.gen.pipeline_call import StepCallback, call_pipeline, to_pil, v2v_inputs
+from dreamplate.gen.sources import check_plate, prepare_plate_run, read_reference
 from dreamplate.gen.spec import SketchSpec
-from dreamplate.gen.windows import Window, plan_windows
+from dreamplate.gen.stream import stream_windows
+from dreamplate.gen.windows import Window
 from dreamplate.io.provenance import Provenance
+from dreamplate.ops.plate.progress import RunOptions
+from dreamplate.ops.plate.result import PlateResult
 
 log = logging.getLogger(__name__)
 
 
-def run_sketch(
-    spec: SketchSpec,
-    progress: ProgressCallback | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    only_frames: Collection[int] | None = None,
-    force: bool = False,
-) -> GenResult:
+def run_sketch(spec: SketchSpec, **options: Unpack[RunOptions]) -> PlateResult:
     """Write the finished shot `spec` asks for from its blocking frames; return what was written and skipped.
 
     Errors and cancel as `run_relight`: everything is checked before a model loads or a file is written.
     """
     # 1. Check everything that needs no model.
-    spec, plate, masks, cfg, space, label, outputs = prepare_plate_run(spec, "sketch", only_frames)
+    run = prepare_plate_run(spec, "sketch", options)
+    spec, plate = run.spec, run.plate
     if spec.light_reference is not None and not Path(spec.light_reference).is_file():
         raise InputError(f"--light-reference {spec.light_reference}: no such file")
 
     # 2. The model: control video where it can, else v2v at high strength.
     from dreamplate.gen.models import resolve_model
-    from dreamplate.gen.pipelines import describe_device, make_generator, pipeline_class_for
 
     info = resolve_model(spec.model)
     purpose = "control" if "control" in info.capabilities else "v2v"
@@ -73,71 +51,35 @@ def run_sketch(
         what = f"model {info.name or info.path} ({info.pipeline_class})"
         can = ", ".join(sorted(info.capabilities))
         raise ModelError(f"sketch: {what} has no control or v2v input; it can: {can}")
-    pipeline_class = pipeline_class_for(info, purpose)
+    model = prepare_model(spec, info, purpose, plate.size)
     if purpose == "v2v" and spec.light_reference is not None:
-        raise ModelError(f"--light-reference: {pipeline_class} takes no reference image; use a Wan VACE model")
+        raise ModelError(f"--light-reference: {model.pipeline_class} takes no reference image; use a Wan VACE model")
     log.info(
         "sketch: %s with %s",
         "control video (VACE)" if purpose == "control" else f"video-to-video at strength {spec.strength:g}",
-        pipeline_class,
+        model.pipeline_class,
     )
-    settings = render_settings(spec, info)
     if purpose == "v2v" and info.family == "wan":
-        v2v_inputs(info, [], spec.strength, settings.steps)  # refuses a strength that leaves no step, early
+        v2v_inputs(info, [], spec.strength, model.settings.steps)  # refuses a strength that leaves no step, early
 
-    # 3. Geometry and windows.
-    geometry = fit_geometry(plate.size, info.spatial_multiple, settings.target_size, spec.max_area)
-    windows = plan_windows(len(plate.frames), settings.window, settings.overlap, info.temporal_multiple)
-    space_v = video_model_space()
+    # 3. Windows, and the reference image the model sees.
+    windows = model.windows(len(plate.frames))
     reference = None
     if spec.light_reference is not None:
-        reference = read_reference(Path(spec.light_reference), geometry.model_size, space_v)
-    device = describe_device(spec.device)
-    pipe = LazyPipeline(info, purpose, spec.device, spec.offload, spec.runtime)  # loaded by the first window that runs
-    params = settings_parameters(
-        spec,
-        purpose=purpose,
-        model_size=list(geometry.model_size),
-        draft_steps=settings.steps,
-        window=settings.window,
-        overlap=settings.overlap,
-        scheduler=scheduler_name(info.path),
-        pipeline=pipeline_class,
-        space=space_v.name,
-    )
+        reference = read_reference(Path(spec.light_reference), model.geometry.model_size, model.space)
+    params = model.parameters(spec, purpose=purpose, window=model.settings.window, overlap=model.settings.overlap)
+    strength = spec.strength if purpose == "v2v" else None
     if purpose == "control":
         params.pop("strength", None)  # VACE follows the control video; strength does not apply
 
     def provenance(frame: int) -> Provenance:
-        return Provenance(
-            operation="sketch",
-            method=f"{purpose} {pipeline_class}",
-            parameters=params,
-            sources=[str(plate.paths[frame])],
-            source_frames=[float(frame)],
-            model=info.name or str(info.path),
-            weights_sha256=info.weights_sha256,
-            seed=spec.seed,
-            prompt=spec.prompt,
-            strength=spec.strength if purpose == "v2v" else None,
-            colorspace=space.name,
-            runtime=pipe.label or device,  # set once the pipeline is loaded: before, only resume checks read it
-        )
-
-    common = {
-        "prompt": spec.prompt,
-        "negative_prompt": spec.negative_prompt,
-        "num_inference_steps": settings.steps,
-        "guidance_scale": spec.guidance,
-        "height": geometry.model_size[1],
-        "width": geometry.model_size[0],
-    }
+        sources, source_frames = [str(plate.paths[frame])], [float(frame)]
+        return model.provenance("sketch", spec, params, sources, source_frames, run.space.name, strength=strength)
 
     def generate(win: Window, model_in: np.ndarray, seed: int, on_step: StepCallback) -> np.ndarray:
         from PIL import Image
 
-        kwargs: dict[str, Any] = {**common, "generator": make_generator(seed)}
-        kwargs["max_sequence_length"] = sequence_length(pipe.get(), info.family)
+        kwargs = model.call_arguments(spec, seed)
         frames = to_pil(model_in)
         if purpose == "control":
             white = Image.new("L", frames[0].size, 255)  # 255: generate everywhere, following the control video
@@ -150,28 +92,12 @@ def run_sketch(
             if reference is not None:
                 kwargs["reference_images"] = [reference]
         else:
-            kwargs.update(v2v_inputs(info, frames, spec.strength, settings.steps))
-        return call_pipeline(pipe.get(), kwargs, f"sketch window {win.index}", cancelled, on_step)
+            kwargs.update(v2v_inputs(info, frames, spec.strength, model.settings.steps))
+        return call_pipeline(model.pipe.get(), kwargs, f"sketch window {win.index}", run.cancelled, on_step)
 
     # 4. Stream the windows.
-    stream = Stream(
-        plate=plate,
-        outputs=outputs,
-        windows=windows,
-        geometry=geometry,
-        space=space_v,
-        generate=generate,
-        provenance=provenance,
-        write=lambda path, image, rgb, prov: write_generated(path, image, rgb, prov, cfg, space, spec),
-        seed=spec.seed,
-        part=spec.part,
-        view=spec.view,
-        masks=masks,
-        mask_channel=spec.mask_channel,
-        feather=spec.feather,
-    )
-    result = stream_windows(stream, GenResult(output=label), progress, cancelled, force, only_frames)
-    result.method = f"{purpose} {pipeline_class} ({info.name or info.path.name}) on {pipe.label or device}"
+    result = stream_windows(run, model, windows, generate, provenance)
+    result.method = f"{purpose} {model.describe()}"
     return result
 
 

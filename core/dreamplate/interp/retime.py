@@ -13,36 +13,32 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from fractions import Fraction
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 
 from dreamplate.color.model_space import log_model_space
-from dreamplate.color.ocio import (
-    convert,
-    frame_attributes,
-    load_config,
-    output_attributes,
-    resolve_input_space,
-    space_name,
-    srgb_encoded_space,
-)
-from dreamplate.errors import Cancelled, InputError
+from dreamplate.color.ocio import convert, load_config, resolve_input_space, space_name, srgb_encoded_space
+from dreamplate.errors import InputError
 from dreamplate.interp.spec import InterpolateSpec
 from dreamplate.interp.timing import OutputSample, plan_factor, plan_fps, plan_retime, plan_times, read_retime_map
-from dreamplate.io.exr import Box, ExrImage, PartInfo, choose_part, read_exr, read_info, write_exr
-from dreamplate.io.outputs import check_outputs, finished
+from dreamplate.io.exr import Box, ExrImage, read_info
 from dreamplate.io.provenance import Provenance
 from dreamplate.io.raster import RASTER_SUFFIXES, read_raster, write_raster
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
+from dreamplate.ops.plate.frames import FrameRun
+from dreamplate.ops.plate.outputs import check_only_frames, check_outputs, output_paths
+from dreamplate.ops.plate.progress import FrameProgress, RunOptions
+from dreamplate.ops.plate.provenance import spec_parameters
+from dreamplate.ops.plate.reading import ordered_channels, place_on_window, read_source, stack_channels, union_window
+from dreamplate.ops.plate.result import PlateResult
+from dreamplate.ops.plate.sources import check_sources, is_raster
+from dreamplate.ops.plate.writing import FrameWriter
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int, int, str], None]
-"""Called after each output frame with (frames done, frames total, what happened), e.g. to drive a progress bar."""
 
 # Depth and ID channels hold values that blending would invent (a depth between two objects, an ID that is neither):
 # they are sampled nearest and taken from one side. Matched on the last component of a layer name (`crypto00.R` is
@@ -51,20 +47,12 @@ _NEAREST_LAYER_WORDS = ("crypto",)
 _NEAREST_NAMES = {"z", "zback", "depth", "id", "objectid", "materialid", "object_id", "material_id"}
 _COLOUR_NAMES = ("R", "G", "B")
 _FRAME_CACHE_SIZE = 3
+_SETTINGS = ("factor", "times", "fps", "frames", "colorspace", "part", "view", "pixel_type", "retime")
+"""Spec fields that decide an output frame's pixels: recorded in its provenance, compared on resume."""
 # The model space spans the whole half range (65504 -> 1.0), so a plate's 0..1 would use a third of the 8-bit steps
 # the flow estimator sees. For motion only, the signal is stretched so that linear MOTION_WHITE (4 stops over display
 # white) reaches 1.0; brighter highlights clip in the estimate, never in the pixels.
 MOTION_WHITE = 16.0
-
-
-@dataclass
-class InterpolateResult:
-    """What a run did: the files written and the finished ones it skipped."""
-
-    written: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    output: str = ""
-    method: str = ""  # what made the in-betweens, e.g. "learned (rife-v4 on CPUExecutionProvider)"
 
 
 @dataclass
@@ -98,26 +86,21 @@ def is_nearest_channel(name: str, pixel_type: str = "half") -> bool:
     return any(word in layer.lower() for word in _NEAREST_LAYER_WORDS)
 
 
-def run_interpolate(
-    spec: InterpolateSpec,
-    progress: ProgressCallback | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    force: bool = False,
-    only_frames: Collection[int] | None = None,
-) -> InterpolateResult:
+def run_interpolate(spec: InterpolateSpec, **options: Unpack[RunOptions]) -> PlateResult:
     """Write the in-between frames `spec` asks for; return what was written and skipped.
 
     Raises InputError/ColorError before any output exists when inputs, outputs or colour settings are wrong.
-    `cancelled` is polled between frames; a cancel raises `Cancelled` and leaves finished frames in place.
-    `only_frames` restricts the run to those output frame numbers (a chunk of a job split across workers; see
-    `plan_output_frames`); only the sources they need are read.
+    `options` as for every op (`RunOptions`): `cancelled` is polled between frames, and a cancel raises `Cancelled`
+    leaving finished frames in place; `only_frames` restricts the run to those output frame numbers (a chunk of a
+    job split across workers; see `plan_output_frames`), and only the sources they need are read.
     """
     # 1. Plan what to make.
     plan = _plan(spec)
-    if only_frames is not None:
-        plan = _restrict(plan, only_frames)
-    # 2. Every source header must agree before anything is computed.
-    infos = _check_sources(spec, plan)
+    if options.get("only_frames") is not None:
+        plan = _restrict(plan, options["only_frames"])
+    # 2. Every source header must agree before anything is computed; only the frames the samples use are read.
+    used = sorted({s.frame_a for s in plan.samples} | {s.frame_b for s in plan.samples})
+    infos = check_sources({f: plan.sources[f] for f in used}, spec.part, spec.view, same_channels=True)
     # Colour is resolved once per run from the first source frame (or --colorspace), so every frame is tagged alike.
     cfg = load_config(spec.ocio)
     display = None
@@ -138,23 +121,23 @@ def run_interpolate(
     # The method's module is imported here: the learned method brings ONNX Runtime or torch.
     from dreamplate.interp.flow import opencv_threads
 
-    result = InterpolateResult(output=plan.output_label)
-    renderer = _Renderer(spec, plan, model, cfg, space, display, method)
-    total = len(plan.samples)
+    # Display-referred frames written as EXR keep no rate of their own: their header starts empty.
+    writer = FrameWriter(cfg, space, spec.pixel_type, spec.compression, fps=None if plan.raster else _target_fps(spec))
+    renderer = _Renderer(spec, plan, model, cfg, display, method, writer)
+    samples = {sample.frame: sample for sample in plan.samples}
+
+    def provenance(frame: int) -> Provenance:
+        return _provenance(spec, plan, samples[frame], space, method)
+
+    def render(frame: int, out_path: Path, frame_provenance: Provenance) -> None:
+        renderer.render(samples[frame], out_path, frame_provenance)
+
     # 4. Stream the output frames in order; a pair's flow is estimated once and reused for all its in-betweens.
+    progress = FrameProgress.of("interpolate", len(samples), options)
+    frames = FrameRun(plan.outputs, provenance, progress, PlateResult(output=plan.output_label))
+    todo = frames.pending(samples, options.get("force", False))
     with opencv_threads(spec.threads):
-        for done, sample in enumerate(plan.samples, start=1):
-            if cancelled is not None and cancelled():
-                raise Cancelled(f"interpolate: cancelled after {done - 1} of {total} frames")
-            out_path = plan.outputs[sample.frame]
-            provenance = _provenance(spec, plan, sample, space, method)
-            if not force and _finished(out_path, provenance, plan.exr_out):
-                result.skipped.append(out_path)
-                _report(progress, done, total, f"skipped {out_path.name} (already written)")
-                continue
-            renderer.render(sample, out_path, provenance)
-            result.written.append(out_path)
-            _report(progress, done, total, f"wrote {out_path.name}")
+        result = frames.write(samples, todo, render)
     result.method = method.describe()
     return result
 
@@ -166,10 +149,8 @@ def plan_output_frames(spec: InterpolateSpec) -> list[int]:
 
 def _restrict(plan: _Plan, only_frames: Collection[int]) -> _Plan:
     """The plan cut down to the output frames asked for; a frame the run does not make is an error."""
+    check_only_frames(plan.output_label, plan.outputs, only_frames)
     wanted = set(only_frames)
-    unknown = sorted(wanted - set(plan.outputs))
-    if unknown:
-        raise InputError(f"{plan.output_label}: frames {unknown[:5]} are not among this run's output frames")
     return _Plan(
         samples=[s for s in plan.samples if s.frame in wanted],
         sources=plan.sources,  # all of them, so no output may overwrite any input; only the samples' are read
@@ -245,10 +226,10 @@ class _Renderer:
     """Makes output frames from source pairs, holding the few decoded frames and the one flow field in use."""
 
     def __init__(
-        self, spec: InterpolateSpec, plan: _Plan, model, cfg, space, display: str | None, method: _Method
+        self, spec: InterpolateSpec, plan: _Plan, model, cfg, display: str | None, method: _Method, writer: FrameWriter
     ) -> None:
-        self.spec, self.plan, self.model, self.cfg, self.space, self.display = spec, plan, model, cfg, space, display
-        self.method = method
+        self.spec, self.plan, self.model, self.cfg, self.display = spec, plan, model, cfg, display
+        self.method, self.writer = method, writer
         self.cache: OrderedDict[int, _Plate] = OrderedDict()
         self.flow_key: tuple[int, int] | None = None
         self.flow = None
@@ -259,13 +240,15 @@ class _Renderer:
         if sample.t == 0.0:
             if plan.raster and plan.exr_out:
                 self._write_linear(plate_a.pixels, plate_a, out_path, provenance)
+            elif plate_a.exr is None:
+                write_raster(out_path, plate_a.pixels, plate_a.bit_depth)  # integer codes: nothing was repaired
             else:
-                _write_passthrough(plate_a, out_path, spec, provenance, self.cfg, self.space)
+                self.writer.passthrough(out_path, plate_a.exr, provenance)  # as read, NaN/Inf included
             return
         plate_b = _load(self.cache, spec, sample.frame_b, plan.sources[sample.frame_b])
-        box = _union(plate_a.box, plate_b.box)
-        a = _on_canvas(plate_a, box)
-        b = _on_canvas(plate_b, box)
+        box = union_window(plate_a.box, plate_b.box)
+        a = place_on_window(plate_a.pixels, plate_a.box, box)
+        b = place_on_window(plate_b.pixels, plate_b.box, box)
         nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
         if self.method.name == "learned":
             from dreamplate.interp.rife import interpolate_learned
@@ -283,7 +266,7 @@ class _Renderer:
         if plan.raster and plan.exr_out:
             self._write_linear(pixels, plate_a, out_path, provenance)
         else:
-            _write_inbetween(plate_a, pixels, box, out_path, spec, provenance, self.cfg, self.space)
+            self._write_inbetween(plate_a, pixels, box, out_path, provenance)
 
     def _flow_inbetween(self, sample: OutputSample, plate_a: _Plate, plate_b: _Plate, a, b, nearest) -> np.ndarray:
         """The flow method's in-between; a pair's flow is estimated once and reused for all its in-betweens."""
@@ -300,16 +283,36 @@ class _Renderer:
 
     def _write_linear(self, pixels: np.ndarray, plate: _Plate, out_path: Path, provenance: Provenance) -> None:
         """A display-referred frame decoded to scene-linear and written as EXR, tagged in the linear space."""
-        linear = convert(self.cfg, pixels, self.display, self.space.name)
+        linear = convert(self.cfg, pixels, self.display, self.writer.space.name)
         window = (0, 0, linear.shape[1] - 1, linear.shape[0] - 1)
         image = ExrImage(
             channels={name: linear[..., i] for i, name in enumerate(plate.names)},
             pixel_types=dict.fromkeys(plate.names, "half"),
             data_window=window,
             display_window=window,
-            attributes={**output_attributes(self.cfg, self.space.name, {}), **provenance.to_attributes()},
         )
-        write_exr(out_path, image, pixel_type=self.spec.pixel_type, compression=self.spec.compression)
+        self.writer.write(out_path, image, provenance)
+
+    def _write_inbetween(
+        self, plate: _Plate, pixels: np.ndarray, box: Box, out_path: Path, provenance: Provenance
+    ) -> None:
+        """An interpolated frame on the union of its sources' data windows, in the sources' colour space."""
+        if plate.exr is None:
+            write_raster(out_path, pixels, plate.bit_depth)
+            return
+        source = plate.exr
+        channels = {name: pixels[..., i] for i, name in enumerate(plate.names)}
+        for name, kind in source.pixel_types.items():
+            if kind == "uint":
+                channels[name] = np.rint(channels[name]).astype(np.uint32)
+        image = ExrImage(
+            channels=channels,
+            pixel_types=dict(source.pixel_types),
+            data_window=box,
+            display_window=source.display_window,
+            attributes=source.attributes,
+        )
+        self.writer.write(out_path, image, provenance, keep_timecode=False)
 
 
 # --- 1. planning ---------------------------------------------------------------------------------------------------
@@ -325,17 +328,9 @@ def _plan(spec: InterpolateSpec) -> _Plan:
         times = spec.times if spec.times is not None else [0.5]
         samples = plan_times(times)
         sources = {0: first, 1: second}
-        if is_sequence_pattern(spec.output):
-            out_seq = FrameSequence.for_output(spec.output, [s.frame for s in samples])
-            outputs = {s.frame: out_seq.path(s.frame) for s in samples}
-            label = out_seq.pattern
-        elif len(samples) == 1:
-            outputs = {samples[0].frame: Path(spec.output)}
-            label = spec.output
-        else:
-            raise InputError(f"{spec.output}: {len(samples)} times need an output pattern such as mid.####.exr")
-        raster = first.suffix.lower() in RASTER_SUFFIXES
-        if (second.suffix.lower() in RASTER_SUFFIXES) != raster:
+        label, outputs = output_paths(spec.output, [s.frame for s in samples], single_file=True)
+        raster = is_raster(first)
+        if is_raster(second) != raster:
             raise InputError(f"{second}: mix of EXR and display-referred images; give two of the same kind")
     else:
         if len(spec.inputs) != 1 or not is_sequence_pattern(spec.inputs[0]):
@@ -349,12 +344,8 @@ def _plan(spec: InterpolateSpec) -> _Plan:
             samples = plan_fps(list(seq.frames), _source_fps(spec, seq), spec.fps[1])
         else:
             samples = plan_factor(list(seq.frames), spec.factor or 2)
-        if not is_sequence_pattern(spec.output):
-            raise InputError(f"{spec.output}: a sequence needs an output pattern such as out.####.exr")
-        out_seq = FrameSequence.for_output(spec.output, [s.frame for s in samples])
-        outputs = {s.frame: out_seq.path(s.frame) for s in samples}
+        label, outputs = output_paths(spec.output, [s.frame for s in samples])
         sources = {f: seq.path(f) for f in seq.frames}
-        label = out_seq.pattern
         raster = seq.suffix.lower() in RASTER_SUFFIXES
     out_suffix = next(iter(outputs.values())).suffix.lower()
     if out_suffix not in (*RASTER_SUFFIXES, ".exr"):
@@ -369,7 +360,7 @@ def _source_fps(spec: InterpolateSpec, seq: FrameSequence) -> float:
     if spec.fps is not None and spec.fps[0] is not None:
         return spec.fps[0]
     first = seq.path(seq.first)
-    rate = None if first.suffix.lower() in RASTER_SUFFIXES else read_info(first)[0].attributes.get("framesPerSecond")
+    rate = None if is_raster(first) else read_info(first)[0].attributes.get("framesPerSecond")
     if rate is None:
         raise InputError(f"{first}: no framesPerSecond attribute; give the source rate as --fps SOURCE:TARGET")
     return float(rate)
@@ -377,73 +368,10 @@ def _source_fps(spec: InterpolateSpec, seq: FrameSequence) -> float:
 
 def _parameters(spec: InterpolateSpec, sample: OutputSample) -> dict:
     """The settings that decide this frame's pixels; a re-run with other settings must not skip it."""
-    params: dict = {"t": round(sample.t, 9), "frame": sample.frame}
-    for name in ("factor", "times", "fps", "frames", "colorspace", "part", "view", "pixel_type"):
-        value = getattr(spec, name)
-        if value is not None:
-            params[name] = value
-    if spec.retime is not None:
-        params["retime"] = str(spec.retime)
-    return params
+    return {"t": round(sample.t, 9), "frame": sample.frame, **spec_parameters(spec, _SETTINGS)}
 
 
-# --- 2. source checks ----------------------------------------------------------------------------------------------
-
-
-def _part(spec: InterpolateSpec) -> int | str | None:
-    """`--part` as read_exr takes it: digits are an index, anything else a part name."""
-    return int(spec.part) if spec.part is not None and spec.part.isdigit() else spec.part
-
-
-def _check_sources(spec: InterpolateSpec, plan: _Plan) -> list[PartInfo]:
-    """Read every source header and refuse mismatched display windows, channels or deep data up front."""
-    used = sorted({s.frame_a for s in plan.samples} | {s.frame_b for s in plan.samples})
-    if plan.raster:
-        shapes = {}
-        for frame in used:
-            image = read_raster(plan.sources[frame])
-            shapes[frame] = image.pixels.shape
-        first = used[0]
-        for frame in used:
-            if shapes[frame] != shapes[first]:
-                raise InputError(
-                    f"{plan.sources[frame]}: size {shapes[frame][1]}x{shapes[frame][0]} differs from "
-                    f"{plan.sources[first].name} ({shapes[first][1]}x{shapes[first][0]})"
-                )
-        return []
-    chosen: list[PartInfo] = []
-    for frame in used:
-        path = plan.sources[frame]
-        info = choose_part(path, read_info(path), _part(spec), spec.view)
-        if info.storage.startswith("deep"):
-            raise InputError(f"{path}: deep data is not supported; flatten it first")
-        if chosen:
-            ref, ref_path = chosen[0], plan.sources[used[0]]
-            if info.display_window != ref.display_window:
-                raise InputError(
-                    f"{path}: display window {info.display_window} differs from {ref_path.name} {ref.display_window}"
-                )
-            names = sorted(c.name for c in info.channels)
-            ref_names = sorted(c.name for c in ref.channels)
-            if names != ref_names:
-                raise InputError(
-                    f"{path}: channels {', '.join(names)} differ from {ref_path.name} ({', '.join(ref_names)})"
-                )
-        chosen.append(info)
-    return chosen
-
-
-# --- 3. output checks ----------------------------------------------------------------------------------------------
-
-
-def _finished(out_path: Path, provenance: Provenance, exr_out: bool) -> bool:
-    """True when `out_path` already holds this very frame (same sources and settings), so a re-run skips it."""
-    if not exr_out:
-        return out_path.is_file()  # PNG/TIFF carry no provenance here: an atomically written file is a finished one
-    return finished(out_path, provenance)
-
-
-# --- 4. frames -----------------------------------------------------------------------------------------------------
+# --- 2. frames --------------------------------------------------------------------------------------------------------
 
 
 def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, path: Path) -> _Plate:
@@ -451,16 +379,15 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
     if frame in cache:
         cache.move_to_end(frame)
         return cache[frame]
-    if path.suffix.lower() in RASTER_SUFFIXES:
+    if is_raster(path):
         raster = read_raster(path)
         height, width = raster.pixels.shape[:2]
         names = ["R", "G", "B", "A"][: raster.pixels.shape[2]]
         plate = _Plate(raster.pixels, names, (0, 0, width - 1, height - 1), bit_depth=raster.bit_depth)
     else:
-        image = read_exr(path, part=_part(spec), view=spec.view)
-        names = _ordered_channels(image.channels)
-        stack = np.stack([image.channels[n].astype(np.float32, copy=False) for n in names], axis=-1)
-        plate = _Plate(stack, names, image.data_window, exr=image)
+        image = read_source(path, spec.part, spec.view)
+        names = ordered_channels(image.channels)
+        plate = _Plate(stack_channels(image.channels, names), names, image.data_window, exr=image)
     finite = np.isfinite(plate.pixels)
     if not finite.all():
         # Non-finite samples would smear across every pixel the warp touches: treat them as 0 for in-betweens.
@@ -476,29 +403,8 @@ def _load(cache: OrderedDict[int, _Plate], spec: InterpolateSpec, frame: int, pa
     return plate
 
 
-def _ordered_channels(channels: dict[str, np.ndarray]) -> list[str]:
-    """R, G, B, A first (the motion signal reads them), then every other channel in name order."""
-    head = [n for n in ("R", "G", "B", "A", "Y") if n in channels]
-    return head + sorted(n for n in channels if n not in head)
-
-
 def _pixel_type(plate: _Plate, name: str) -> str:
     return plate.exr.pixel_types.get(name, "half") if plate.exr is not None else "half"
-
-
-def _union(a: Box, b: Box) -> Box:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _on_canvas(plate: _Plate, box: Box) -> np.ndarray:
-    """The plate's pixels placed on `box`; outside its data window a frame is zero, as EXR defines it."""
-    if plate.box == box:
-        return plate.pixels
-    height, width = box[3] - box[1] + 1, box[2] - box[0] + 1
-    canvas = np.zeros((height, width, plate.pixels.shape[2]), np.float32)
-    x0, y0 = plate.box[0] - box[0], plate.box[1] - box[1]
-    canvas[y0 : y0 + plate.pixels.shape[0], x0 : x0 + plate.pixels.shape[1]] = plate.pixels
-    return canvas
 
 
 def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np.ndarray:
@@ -513,79 +419,5 @@ def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np
     return np.clip(model.encode(signal), 0.0, white) / white
 
 
-def _write_passthrough(
-    plate: _Plate, out_path: Path, spec: InterpolateSpec, provenance: Provenance, cfg, space
-) -> None:
-    """A source frame at its new number: pixels exactly as read (NaN/Inf included), new provenance."""
-    if plate.exr is None:
-        write_raster(out_path, plate.pixels, plate.bit_depth)  # integer codes: nothing was repaired
-        return
-    image = plate.exr
-    attributes = _output_attributes(
-        image.attributes, provenance, cfg, space, keep_timecode=spec.fps is None, fps=_target_fps(spec)
-    )
-    out = ExrImage(
-        channels=image.channels,
-        pixel_types=image.pixel_types,
-        data_window=image.data_window,
-        display_window=image.display_window,
-        attributes=attributes,
-    )
-    write_exr(out_path, out, pixel_type=spec.pixel_type, compression=spec.compression)
-
-
-def _write_inbetween(
-    plate: _Plate,
-    pixels: np.ndarray,
-    box: Box,
-    out_path: Path,
-    spec: InterpolateSpec,
-    provenance: Provenance,
-    cfg,
-    space,
-) -> None:
-    """An interpolated frame on the union of its sources' data windows, in the sources' colour space."""
-    if plate.exr is None:
-        write_raster(out_path, pixels, plate.bit_depth)
-        return
-    source = plate.exr
-    channels = {name: pixels[..., i] for i, name in enumerate(plate.names)}
-    for name, kind in source.pixel_types.items():
-        if kind == "uint":
-            channels[name] = np.rint(channels[name]).astype(np.uint32)
-    image = ExrImage(
-        channels=channels,
-        pixel_types=dict(source.pixel_types),
-        data_window=box,
-        display_window=source.display_window,
-        attributes=_output_attributes(
-            source.attributes, provenance, cfg, space, keep_timecode=False, fps=_target_fps(spec)
-        ),
-    )
-    write_exr(out_path, image, pixel_type=spec.pixel_type, compression=spec.compression)
-
-
-def _output_attributes(
-    source: dict, provenance: Provenance, cfg, space, keep_timecode: bool, fps: float | None
-) -> dict:
-    """Source attributes that still hold, the colour tags of the input space, and this frame's provenance.
-
-    An in-between frame has no timecode of its own, so the source's is dropped there rather than repeated; after a
-    frame-rate change (`fps`) no source timecode holds, and framesPerSecond becomes the new rate.
-    """
-    attributes = frame_attributes(source, provenance, cfg, space)
-    if not keep_timecode:
-        attributes.pop("timeCode", None)
-    if fps is not None:
-        attributes["framesPerSecond"] = Fraction(fps).limit_denominator(1001)
-    return attributes
-
-
 def _target_fps(spec: InterpolateSpec) -> float | None:
     return None if spec.fps is None else spec.fps[1]
-
-
-def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:
-    log.debug("%d/%d %s", done, total, message)
-    if progress is not None:
-        progress(done, total, message)

@@ -24,7 +24,8 @@ from typing import Any
 
 from dreamplate.errors import Cancelled, DreamplateError, JobError
 from dreamplate.jobs.chunks import chunk_frames, chunk_range
-from dreamplate.jobs.spec import JobSpec, ProgressCallback, output_frames, run_task
+from dreamplate.jobs.spec import JobSpec, output_frames, run_task
+from dreamplate.ops.plate.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 

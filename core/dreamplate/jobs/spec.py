@@ -15,9 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from dreamplate.errors import JobError
 from dreamplate.ops import OPS, Op
-
-ProgressCallback = Callable[[int, int, str], None]
-"""(frames done, frames total, what happened), called after each output frame."""
+from dreamplate.ops.plate.progress import ProgressCallback
 
 
 class JobSpec(BaseModel):

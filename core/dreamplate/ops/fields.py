@@ -9,13 +9,14 @@ CLI's flag spelling, which field a host may offer as an image input) travel as `
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, GetJsonSchemaHandler
+from pydantic import BaseModel, BeforeValidator, Field, GetJsonSchemaHandler
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema
 
@@ -42,13 +43,19 @@ class Kind:
         return result
 
 
-FramePattern = Annotated[str, Kind("frame_pattern")]
+def _path_text(value: Any) -> Any:
+    """A `pathlib.Path` (or any os.PathLike) given from Python is taken as its text, as a job file would give it."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+_AsText = BeforeValidator(_path_text)
+FramePattern = Annotated[str, _AsText, Kind("frame_pattern")]
 """A frame pattern (`plate.####.exr`, `%04d`, `@@@@`) or a single file."""
-MattePattern = Annotated[str, Kind("frame_pattern", words=("alpha",))]
+MattePattern = Annotated[str, _AsText, Kind("frame_pattern", words=("alpha",))]
 """A matte's frame pattern, or `alpha` for the plate's own alpha."""
-FilePath = Annotated[str, Kind("file")]
+FilePath = Annotated[str, _AsText, Kind("file")]
 """One file: an image, a text file, an OCIO config."""
-ModelRef = Annotated[str, Kind("model")]
+ModelRef = Annotated[str, _AsText, Kind("model")]
 """A generative model registered on the server (`dreamplate models list`) or a diffusers-layout folder."""
 LearnedModelName = Annotated[str, Kind("learned_model")]
 """A pinned learned-interpolation model (`rife-hdv3`); a name, never a path."""
