@@ -13,25 +13,32 @@ from typing import Literal
 from pydantic import Field
 
 from dreamplate.ops import OPS, Op
-from dreamplate.ops.fields import FilePath, FramePattern, MattePattern, ModelRef, setting
+from dreamplate.ops.fields import FilePath, FramePattern, FrameRange, MattePattern, ModelRef, setting
 from dreamplate.ops.spec import OpSpec
 
 NAME = "dp_test_throwaway"
 
 
 class ThrowawaySpec(OpSpec):
-    """A test-only operation with one setting of each kind a host must show."""
+    """A test-only operation: one setting of each type and kind a host meets."""
 
     schema_: Literal["dreamplate.dp_test_throwaway/1"] = Field("dreamplate.dp_test_throwaway/1", alias="schema")
     inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
     gain: float = setting(1.5, ge=0.0, le=4.0, help="how much brighter")
-    passes: int = setting(3, ge=1, le=9, help="how many passes")
-    look: Literal["warm", "cool"] = setting("cool", help="which look")
-    keep_alpha: bool = setting(True, help="keep the plate's alpha")
-    note: str = setting("hello", help="a free text")
+    glow: bool = setting(True, help="a switch that starts on")
+    passes: int = setting(7, ge=1, le=50, help="an integer with bounds")
+    amount: float = setting(0.25, ge=0.0, le=2.0, help="a number with bounds")
+    look: Literal["soft", "hard", "neon"] = setting("hard", help="a choice")
+    scale: Literal["auto", 1.0, 0.5] = setting("auto", help="a choice among numbers")
+    caption: str = setting("hello", help="a string with a default")
+    source: str = setting("studio", help="a name a host may use itself (where its inputs come from)")
     matte: MattePattern | None = setting(None, help="a matte, or alpha")
     reference: FilePath | None = setting(None, help="a reference image", input_role="reference")
-    model: ModelRef | None = setting(None, help="a model", advanced=True)
+    model: ModelRef | None = setting(None, help="a model")
+    limit: int | None = setting(None, ge=1, help="an integer the server picks unless set")
+    size: tuple[int, int] | None = setting(None, help="a value parsed from text, WxH")
+    frames: FrameRange | None = setting(None, help="plate frame range")
+    grain: float = setting(0.1, ge=0.0, le=1.0, help="an advanced number", advanced=True)
 
 
 def _frames(spec: ThrowawaySpec) -> list[int]:

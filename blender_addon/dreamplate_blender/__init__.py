@@ -1,14 +1,17 @@
-"""dreamplate for Blender: interpolation, relighting and sketch-to-shot through the dreamplate job server.
+"""dreamplate for Blender: the job server's operations (interpolate, relight, sketch-to-shot, keyframes, ...) on
+strips, Image nodes and scene renders.
 
-Registration only; the work is in `operators`, the settings in `prefs`, the host-free logic in `mapping` and `jobs`.
-Heavy or network modules load inside the operators, so enabling the extension costs nothing.
+Registration only. The job operators are built from the server's description of its operations (`catalog`, cached
+for offline starts); the job list's operators are in `operators`, the settings in `prefs`, the host-free logic in
+`mapping`, `settings`, `jobs` and `connection`. Nothing here waits on the network: the description is fetched on a
+worker thread.
 """
 
 from __future__ import annotations
 
 import bpy
 
-from . import operators, panels, prefs
+from . import catalog, operators, panels, prefs
 
 classes = (prefs.DREAMPLATE_AP_preferences, *operators.classes, *panels.classes)
 
@@ -16,9 +19,11 @@ classes = (prefs.DREAMPLATE_AP_preferences, *operators.classes, *panels.classes)
 def register() -> None:
     for cls in classes:
         bpy.utils.register_class(cls)
+    catalog.register()
 
 
 def unregister() -> None:
+    catalog.unregister()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)
     prefs.stop_local_server()

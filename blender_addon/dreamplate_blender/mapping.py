@@ -179,15 +179,6 @@ def frame_path(pattern: str, frame: int) -> str:
     return pattern[: match.start()] + f"{frame:0{len(match.group())}d}" + pattern[match.end() :]
 
 
-def interpolated_count(count: int, factor: int) -> int:
-    """Frames a factor-N retime of `count` frames writes: the originals and N-1 in-betweens in each gap."""
-    if count < 2:
-        raise MappingError(f"interpolate needs at least 2 frames, the strip shows {count}")
-    if factor < 1:
-        raise MappingError(f"factor must be 1 or more, got {factor}")
-    return (count - 1) * factor + 1
-
-
 def free_channel(occupied: Iterable[tuple[int, int, int]], start: int, end: int, above: int) -> int:
     """The lowest channel above `above` with nothing in [start, end); `occupied` is (channel, start, end) triples."""
     busy = {channel for channel, s, e in occupied if s < end and start < e}
@@ -215,61 +206,54 @@ def safe_name(text: str) -> str:
 # --- jobs ----------------------------------------------------------------------------------------------------------
 
 
-def _job(task: str, inputs: list[str], output: str, params: dict[str, Any], paths: PathMap) -> dict[str, Any]:
-    clean = {key: value for key, value in params.items() if value not in (None, "")}
+def job(task: str, inputs: list[str], output: str, params: dict[str, Any], paths: PathMap = PathMap()) -> dict:
+    """The `POST /v1/jobs` body: inputs and output in the server's spelling; `params` as given (already mapped)."""
     return {
         "task": task,
         "inputs": [paths.to_server(p) for p in inputs],
         "output": paths.to_server(output),
-        "params": clean,
+        "params": dict(params),
     }
 
 
-def interpolate_job(
-    source: SequenceSource, output: str, factor: int, method: str, colorspace: str | None, paths: PathMap = PathMap()
-) -> dict[str, Any]:
-    """A retime by `factor` of the sequence's frames; `colorspace` is a Blender name (sent as its interop id)."""
-    interpolated_count(source.count, factor)  # refuses one-frame strips before a request is made
-    params = {"factor": factor, "method": method, "frames": source.frames}
-    params["colorspace"] = interop_id(colorspace) if colorspace else None
-    return _job("interpolate", [source.pattern], output, params, paths)
-
-
-def plate_job(
-    task: str,
-    source: SequenceSource,
-    output: str,
-    colorspace: str | None,
-    paths: PathMap = PathMap(),
-    **settings: Any,
-) -> dict[str, Any]:
-    """A relight or sketch job on the sequence's frames; empty settings (no model chosen) are left to the server."""
-    if task not in ("relight", "sketch"):
-        raise MappingError(f"task {task!r}: not a plate operation (relight, sketch)")
-    params = {"frames": source.frames, **settings}
-    params["colorspace"] = interop_id(colorspace) if colorspace else None
-    return _job(task, [source.pattern], output, params, paths)
-
-
-def keyframes_job(
-    first: str,
-    last: str,
-    first_frame: int,
-    count: int,
-    output: str,
-    colorspace: str | None,
-    paths: PathMap = PathMap(),
-    **settings: Any,
-) -> dict[str, Any]:
-    """`count` frames from `first_frame`, keys included: `first` at the start and `last` at the end."""
+def keys_param(first: str, last: str, first_frame: int, count: int, paths: PathMap = PathMap()) -> dict[str, str]:
+    """The keyframes setting for `count` frames from `first_frame`, keys included: `first` opens, `last` closes."""
     if count < 3:
         raise MappingError(f"keyframes: frame count must be 3 or more (two keys and a frame between), got {count}")
-    keys = {str(first_frame): paths.to_server(first), str(first_frame + count - 1): paths.to_server(last)}
-    params = {"keys": keys, **settings}
-    params["colorspace"] = interop_id(colorspace) if colorspace else None
-    job = _job("keyframes", [first, last], output, params, paths)
-    job["params"]["keys"] = keys
-    return job
+    return {str(first_frame): paths.to_server(first), str(first_frame + count - 1): paths.to_server(last)}
+
+
+def output_sequence(pattern: str, names_in_folder: Iterable[str]) -> SequenceSource:
+    """The frames a finished job wrote for `pattern` (`/x/out.####.exr`), from the names in its folder.
+
+    The job's folder is fresh, so every file of the pattern is its result; MappingError when there is none or the
+    run has a gap.
+    """
+    path = pure_path(pattern)
+    ref = split_frame(path.name.replace("#", "0"))
+    frames = []
+    for name in names_in_folder:
+        try:
+            part = split_frame(name)
+        except MappingError:
+            continue
+        if (part.head, part.tail, part.padding) == (ref.head, ref.tail, ref.padding):
+            frames.append(part.frame)
+    if not frames:
+        raise MappingError(f"{pattern}: the job finished but wrote no frames")
+    frames.sort()
+    first, last = frames[0], frames[-1]
+    if len(frames) != last - first + 1:
+        missing = next(f for f in range(first, last + 1) if f not in set(frames))
+        raise MappingError(f"{pattern}: the job finished but frame {missing} is not on disk")
+    return SequenceSource(pattern, first, last)
+
+
+def retime_speed(source_count: int, result_count: int) -> float:
+    """How much faster a result strip plays so its frames span the source's time (first to last frame)."""
+    if source_count < 2 or result_count < 2:
+        return 1.0
+    return (result_count - 1) / (source_count - 1)
 
 
 def server_command(executable: str, url: str, roots: Sequence[str]) -> list[str]:

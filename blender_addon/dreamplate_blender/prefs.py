@@ -1,23 +1,29 @@
-"""The extension's settings: where the job server is, its token, path mappings and the optional local server."""
+"""The extension's settings: where the job server is, its token, path mappings and the optional local server.
+
+Nothing here talks to the server: `server_settings()` hands what a worker thread needs to `connection`.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
-import subprocess
 import tempfile
-import time
 from types import SimpleNamespace
 from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from .mapping import MappingError, PathMap, server_command
+from .connection import LOCAL_SERVER, ServerSettings
+from .mapping import PathMap, server_command
 
-log = logging.getLogger(__name__)
 PACKAGE = __package__
-_local_server: subprocess.Popen | None = None
+
+
+def _server_changed(self: Any, context: bpy.types.Context) -> None:
+    """Another server or token: fetch its operations (on a worker thread)."""
+    from . import catalog
+
+    catalog.refresh()
 
 
 class DREAMPLATE_AP_preferences(bpy.types.AddonPreferences):
@@ -25,11 +31,12 @@ class DREAMPLATE_AP_preferences(bpy.types.AddonPreferences):
 
     bl_idname = PACKAGE
 
-    server_url: StringProperty(name="Server URL", default="http://127.0.0.1:8765")
+    server_url: StringProperty(name="Server URL", default="http://127.0.0.1:8765", update=_server_changed)
     token: StringProperty(
         name="Token",
         subtype="PASSWORD",
         description="The server's token; empty: $DREAMPLATE_TOKEN, else the token file `dreamplate serve` wrote",
+        update=_server_changed,
     )
     path_maps: StringProperty(
         name="Path mappings",
@@ -44,6 +51,7 @@ class DREAMPLATE_AP_preferences(bpy.types.AddonPreferences):
     start_local_server: BoolProperty(
         name="Start a local server",
         description="Start `dreamplate serve` on this machine when none answers at the server URL",
+        update=_server_changed,
     )
     dreamplate_path: StringProperty(name="dreamplate executable", subtype="FILE_PATH", default="dreamplate")
     server_roots: StringProperty(
@@ -62,6 +70,9 @@ class DREAMPLATE_AP_preferences(bpy.types.AddonPreferences):
         column.enabled = self.start_local_server
         column.prop(self, "dreamplate_path")
         column.prop(self, "server_roots")
+        from . import panels
+
+        panels.draw_server_status(layout)
 
 
 def get(context: bpy.types.Context) -> Any:
@@ -87,59 +98,20 @@ def output_root(context: bpy.types.Context, override: str = "") -> str:
     return os.path.normpath(bpy.path.abspath(folder))
 
 
-def connect(context: bpy.types.Context) -> Any:
-    """A client for the configured server, starting the local one when allowed and none answers.
+def server_settings(context: bpy.types.Context) -> ServerSettings:
+    """What a worker thread needs to reach the server, read here on the main thread.
 
-    Raises ClientError (the server's or the network's one line) or MappingError (a setting to fix).
+    With the local-server option on, the `dreamplate serve` command comes too; MappingError names a setting to fix.
     """
-    from .clientlib import Client, ClientError
-
     settings = get(context)
-    client = Client(settings.server_url, settings.token or None, timeout=10.0)
-    try:
-        client.health()
-        return client
-    except ClientError:
-        if not settings.start_local_server:
-            raise
-    roots = [r.strip() for r in (settings.server_roots or "").split(";") if r.strip()] or [output_root(context)]
-    _start_local(server_command(bpy.path.abspath(settings.dreamplate_path), settings.server_url, roots), settings)
-    deadline = time.monotonic() + 30.0
-    while True:
-        try:
-            client.health()
-            return client
-        except ClientError:
-            if _local_server is not None and _local_server.poll() is not None:
-                raise MappingError(
-                    f"dreamplate serve exited with {_local_server.returncode}; run it in a terminal"
-                ) from None
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
-
-
-def _start_local(command: list[str], settings: Any) -> None:
-    global _local_server
-    if _local_server is not None and _local_server.poll() is None:
-        return
-    env = dict(os.environ)
-    if settings.token:
-        env["DREAMPLATE_TOKEN"] = settings.token
-    log.info("starting %s", " ".join(command))
-    try:
-        _local_server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        raise MappingError(f"cannot start {command[0]}: {exc}") from None
+    command = None
+    if settings.start_local_server:
+        roots = [r.strip() for r in (settings.server_roots or "").split(";") if r.strip()] or [output_root(context)]
+        executable = bpy.path.abspath(settings.dreamplate_path)
+        command = tuple(server_command(executable, settings.server_url, roots))
+    return ServerSettings(settings.server_url, settings.token or None, command)
 
 
 def stop_local_server() -> None:
     """Stop the server this session started (on unregister); one started elsewhere is left alone."""
-    global _local_server
-    if _local_server is not None and _local_server.poll() is None:
-        _local_server.terminate()
-        try:
-            _local_server.wait(10)
-        except subprocess.TimeoutExpired:
-            _local_server.kill()
-    _local_server = None
+    LOCAL_SERVER.stop()

@@ -21,9 +21,9 @@ def test_a_throwaway_operation_is_a_command_with_its_options() -> None:
         assert listing.exit_code == 0 and NAME in listing.output
         usage = runner.invoke(fresh, [NAME, "--help"], terminal_width=200)
         assert usage.exit_code == 0
-        for option in ("--gain", "--passes", "--look", "--keep-alpha", "--matte", "--reference", "--float", "-o"):
+        for option in ("--gain", "--passes", "--look", "--glow", "--matte", "--reference", "--float", "-o"):
             assert option in usage.output
-        assert "Default: 1.5" in usage.output and "One of: warm, cool" in usage.output
+        assert "Default: 1.5" in usage.output and "One of: soft, hard, neon" in usage.output
         refused = runner.invoke(fresh, [NAME, "p.####.exr", "-o", "o.####.exr", "--gain", "9"])
         assert refused.exit_code == 1 and "ERROR: --gain: input should be less than or equal to 4" in refused.output
     assert NAME not in runner.invoke(build_app(), ["--help"], terminal_width=200).output

@@ -10,7 +10,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dreamplate.ops.fields import FilePath, FramePattern, KeyframeFiles, MattePattern, ModelRef, setting
+from dreamplate.ops.fields import (
+    FilePath,
+    FramePattern,
+    FrameRange,
+    KeyframeFiles,
+    MattePattern,
+    ModelRef,
+    setting,
+)
 from dreamplate.ops.spec import OpSpec
 
 DRAFT_STEPS_DIVISOR = 4
@@ -89,7 +97,7 @@ class _PlateSpec(GenSpec):
     """An op on one plate sequence, with an optional matte limiting the change."""
 
     inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
-    frames: str | None = setting(None, help="plate frame range, e.g. 1001-1100")
+    frames: FrameRange | None = setting(None, help="plate frame range, e.g. 1001-1100")
     mask: MattePattern | None = setting(
         None, help="matte frame pattern (matte.####.exr), or 'alpha' for the plate's own: only its area may change"
     )

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dreamplate.ops.fields import FilePath, FramePattern, LearnedModelName, setting
+from dreamplate.ops.fields import FilePath, FramePattern, FrameRange, LearnedModelName, setting
 from dreamplate.ops.spec import OpSpec
 
 
@@ -47,7 +47,9 @@ class InterpolateSpec(OpSpec):
     fps: tuple[float | None, float] | None = setting(
         None, help="sequence: frame-rate change SOURCE:TARGET (24:60), or TARGET with the source rate from the file"
     )
-    frames: str | None = setting(None, help="source frame range, e.g. 1001-1100")
+    frames: FrameRange | None = setting(
+        None, help="source frame range, e.g. 1001-1100; generative: the number of frames, keys included"
+    )
     threads: int | None = setting(None, ge=1, le=256, help="worker threads (default: all cores)", advanced=True)
 
     @field_validator("times", mode="before")

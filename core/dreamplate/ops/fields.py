@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, Field, GetJsonSchemaHandler
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema
 
-KindName = Literal["frame_pattern", "file", "model", "learned_model", "colorspace", "keyframes"]
+KindName = Literal["frame_pattern", "file", "model", "learned_model", "colorspace", "keyframes", "frame_range"]
 PATH_KINDS = ("frame_pattern", "file", "keyframes")
 """Kinds whose values are paths on the server (a `keyframes` value maps frame numbers to files)."""
 
@@ -63,6 +63,8 @@ ColorSpaceName = Annotated[str, Kind("colorspace")]
 """An OCIO colour-space name (or alias) of the active config."""
 KeyframeFiles = Annotated[dict[int, str], Kind("keyframes")]
 """Frame number -> keyframe image."""
+FrameRange = Annotated[str, Kind("frame_range")]
+"""Which frames of the input: `1001-1100`, `1001-1100x2`, `1,5,9-12`; a host fills it from its own frame range."""
 
 
 def setting(
