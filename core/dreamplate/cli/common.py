@@ -4,6 +4,8 @@ the progress bar, building a spec from options and running an op."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -111,20 +113,28 @@ def spec_or_fail(cls, fields: dict, spelled: dict[str, str] | None = None):
         raise
 
 
-def run_op(run, spec, force: bool) -> None:
-    """Run an op with a progress bar and say what it wrote; one ERROR line on failure, exit 130 on cancel."""
+@contextmanager
+def running() -> Iterator[LazyProgress]:
+    """A progress bar for a run; one ERROR line and exit 1 on a DreamplateError, exit 130 on a cancel."""
     try:
         with LazyProgress() as progress:
-            result = run(spec, progress=progress.update, force=force)
+            yield progress
     except Cancelled as exc:
         err_console.print(f"cancelled: {exc}", markup=False)
         raise typer.Exit(130) from None
     except DreamplateError as exc:
         fail(str(exc))
-        return
-    skipped = f", skipped {len(result.skipped)} already written" if result.skipped else ""
-    out_console.print(
-        f"wrote {len(result.written)} frames to {result.output}{skipped} ({result.method})",
-        markup=False,
-        highlight=False,
-    )
+
+
+def say_written(written: list, skipped: list, output: str, method: str = "") -> None:
+    """What a run wrote, in one line."""
+    also = f", skipped {len(skipped)} already written" if skipped else ""
+    how = f" ({method})" if method else ""
+    out_console.print(f"wrote {len(written)} frames to {output}{also}{how}", markup=False, highlight=False)
+
+
+def run_op(run, spec, force: bool) -> None:
+    """Run an op with a progress bar and say what it wrote."""
+    with running() as progress:
+        result = run(spec, progress=progress.update, force=force)
+    say_written(result.written, result.skipped, result.output, result.method)

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from dreamplate import __version__
-from dreamplate.cli.common import LazyProgress, app, err_console, fail, log, out_console
-from dreamplate.errors import Cancelled, DreamplateError
+from dreamplate.cli.common import app, fail, log, out_console, running, say_written
+from dreamplate.errors import DreamplateError
 
 
 @app.command()
@@ -163,31 +163,19 @@ def job_run(
     if ray_address is None and chunk_size is not None:
         fail("--chunk-size: only with --ray; a run in this process is one chunk")
     job = _load_job_file(job_file)
-    try:
+    with running() as progress:
         only_frames = None if frames is None else parse_frame_range(frames)
-        with LazyProgress() as progress:
-            if ray_address is not None:
-                try:
-                    from dreamplate.jobs.ray_exec import run_on_ray
+        if ray_address is not None:
+            try:
+                from dreamplate.jobs.ray_exec import run_on_ray
 
-                    run_on_ray(job, ray_address, progress=progress.update, chunk_size=chunk_size)
-                except ModuleNotFoundError as exc:
-                    _missing_extra(exc, "--ray", "ray", "ray")
-                result = None
-            else:
-                result = run_task(job, progress=progress.update, only_frames=only_frames)
-    except Cancelled as exc:
-        err_console.print(f"cancelled: {exc}", markup=False)
-        raise typer.Exit(130) from None
-    except DreamplateError as exc:
-        fail(str(exc))
-        return
-    if result is None:
-        out_console.print(f"{job.task}: done on Ray, output {job.output}", markup=False, highlight=False)
-        return
-    written, skipped = getattr(result, "written", []), getattr(result, "skipped", [])
-    also = f", skipped {len(skipped)} already written" if skipped else ""
-    out_console.print(f"wrote {len(written)} frames to {job.output}{also}", markup=False, highlight=False)
+                run_on_ray(job, ray_address, progress=progress.update, chunk_size=chunk_size)
+            except ModuleNotFoundError as exc:
+                _missing_extra(exc, "--ray", "ray", "ray")
+            out_console.print(f"{job.task}: done on Ray, output {job.output}", markup=False, highlight=False)
+            return
+        result = run_task(job, progress=progress.update, only_frames=only_frames)
+    say_written(result.written, result.skipped, job.output)
 
 
 @job_app.command("schema")
