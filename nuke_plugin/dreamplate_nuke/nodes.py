@@ -1,48 +1,142 @@
-"""The four dreamplate nodes, built in code as Group nodes.
+"""dreamplate nodes, built in code as Group nodes from the server's operation list (`GET /v1/ops`).
+
+One builder makes a `dreamplate <Kind>` node for any operation the server describes: an Input per input role (and
+an optional one for each file setting the description offers as an image input, such as relight's light
+reference), one knob per setting by its type and kind, tooltips from its help, advanced settings on a second tab,
+every default from the description. A new operation on the server is a new node with no change here.
 
 Group nodes built here rather than gizmos: a gizmo is a frozen `.gizmo` file whose internals Nuke re-reads from
-disk, so its knobs could not follow the server's task list without regenerating files on every install, and a saved
-script would silently pick up a changed gizmo. A Group built in code is saved whole into the artist's script (the
-result Read included, so the comp opens without the plugin), and one function per node keeps knobs, inputs and
-defaults readable in one place. The trade-off: an existing node does not pick up knob changes from a newer plugin.
+disk, so its knobs could not follow the server's operation list without regenerating files on every install, and a
+saved script would silently pick up a changed gizmo. A Group is saved whole into the artist's script (knobs, the
+operation it was built from and the result Read included), so the comp opens and renders without the plugin's
+cache or the server having been reached first. The trade-off: an existing node keeps the knobs it was built with.
 
-Inside every node: one Input per role, a Switch that passes the plate through until a result exists, the result
-Read (`dp_result`), and, while an input renders, a temporary Write for it (deleted once its frames are written).
+Inside every node: one Input per input, a Switch that passes the first input through until a result exists, the
+result Read (`dp_result`), and, while an input renders, a temporary Write for it (deleted once its frames are
+written). Nuke's own data stays Nuke's: the frame range comes from the input, the output is a File_Knob pattern
+beside the script, and Nuke's colour management says what colour space the input is in.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import nuke
+
+from dreamplate_nuke import legacy, mapping, ops_cache
 
 log = logging.getLogger(__name__)
 
 KIND_KNOB = "dreamplate_kind"
+OP_KNOB = "dreamplate_op"
+VERSION_KNOB = "dreamplate_ops_version"
+HASH_KNOB = "dreamplate_op_hash"
+OP_JSON_KNOB = "dreamplate_op_json"
+"""Hidden knobs: the node's kind, its operation's name, the description version and hash, the `node_op` record."""
 TAB = "dreamplate"
 """The node's own tab: every knob from it on is a dreamplate setting; those before it are the Group's built-ins."""
+ADVANCED_TAB = "dreamplate_advanced"
 RESULT_READ = "dp_result"
 SWITCH = "dp_switch"
 DEFAULT_OUTPUT = "[file dirname [value root.name]]/dreamplate/[value this.name]/[value this.name].####.exr"
 RENDER_SCRIPT = "import dreamplate_nuke.render\ndreamplate_nuke.render.render_node(nuke.thisNode())"
-
-INPUT_ROLES = {
-    "Interpolate": [("plate", "plate")],
-    "Relight": [("plate", "plate"), ("light", "light reference")],
-    "SketchToShot": [("plate", "blocking")],
-    "Keyframes": [("key_a", "key A"), ("key_b", "key B")],
-}  # type: Dict[str, List[Tuple[str, str]]]
-"""Each node's inputs in order (role, label shown on the arrow); a role's index is its Input number."""
-
-OPTIONAL_ROLES = ("light",)
-RANGE_KINDS = ("Interpolate", "Relight", "SketchToShot")
+INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)
+"""Nuke's Int_Knob holds a 32-bit int: a declared bound beyond it (a seed's 2**63) is cut to it for the slider."""
 
 
-def _enum(name: str, label: str, values: List[str], tooltip: str) -> "nuke.Knob":
-    knob = nuke.Enumeration_Knob(name, label, values)
-    knob.setTooltip(tooltip)
-    return knob
+def description_for_new_nodes() -> Dict[str, Any]:
+    """The cached operation list. In a GUI session it never waits on the network (the menu fetches in the background);
+    headless, with nothing cached, it asks the server once (a script making nodes on a farm has no UI to freeze)."""
+    description = ops_cache.load()
+    if description is not None:
+        return description
+    if not nuke.GUI:
+        return ops_cache.fetch()
+    raise mapping.SpecError("the server's operation list is not cached yet ({}): start the server, then use "
+                            "dreamplate > Reload operations".format(ops_cache.cache_path()))
+
+
+def create(name: str, description: Optional[Dict[str, Any]] = None) -> "nuke.Node":
+    """Create the node of operation `name` (`relight`, or its kind `Relight`), connected to the selection as Nuke would.
+
+    `description` is the server's operation list (`GET /v1/ops`); by default the cached one.
+    """
+    description = description if description is not None else description_for_new_nodes()
+    op = mapping.find_op(mapping.check_description(description), name)
+    kept = mapping.node_op(description, op["name"])
+    # createNode hooks a new node up to the selection only through inputs it has, and a new Group has none until
+    # its Input nodes exist: remember the selection now and connect it once they are built.
+    upstream = _selected_node()
+    group = nuke.createNode("Group", inpanel=False)
+    group.setName("dreamplate_{}".format(kept["kind"]))
+    group.addKnob(nuke.Tab_Knob(TAB, "dreamplate"))
+    for knob_name, label, value in ((KIND_KNOB, "kind", kept["kind"]), (OP_KNOB, "operation", kept["name"]),
+                                    (VERSION_KNOB, "operations version", kept["version"]),
+                                    (HASH_KNOB, "operation hash", kept["hash"]),
+                                    (OP_JSON_KNOB, "operation", json.dumps(kept, sort_keys=True))):
+        hidden = nuke.String_Knob(knob_name, label, value)
+        hidden.setFlag(nuke.INVISIBLE)
+        group.addKnob(hidden)
+    group.addKnob(nuke.Text_Knob("status", "server", "not rendered"))
+    for knob in _knobs(op, kept, description, upstream):
+        group.addKnob(knob)
+    _build_internals(group, kept["inputs"])
+    if upstream is not None:
+        group.setInput(0, upstream)
+    return group
+
+
+def _knobs(op: Dict[str, Any], kept: Dict[str, Any], description: Dict[str, Any], upstream: Any
+           ) -> List["nuke.Knob"]:
+    """The node's knobs in panel order: settings, key frames, routes, frame range, output and Render; then advanced."""
+    declared = {field["name"]: field for field in op["fields"]}
+    main, advanced = [], []  # type: List[nuke.Knob], List[nuke.Knob]
+    for field in kept["fields"]:
+        if field["place"] == "knob":
+            source = declared[field["name"]]
+            (advanced if source.get("advanced") else main).append(_setting_knob(source, field["knob"]))
+    root = nuke.root()
+    first, last = int(root["first_frame"].value()), int(root["last_frame"].value())
+    if kept["keys"]:
+        # Nuke data: the output starts at the project's first frame and spans its range; each key is its input's
+        # frame (the project's first frame until the artist says which).
+        main.append(_knob(nuke.Int_Knob("first_frame", "first frame"), first, "the output's first frame (the first "
+                          "key lands here, the last key on its last frame)"))
+        main.append(_knob(nuke.Int_Knob("frame_count", "frame count"), last - first + 1,
+                          "frames out, keys included"))
+        for entry in kept["inputs"]:
+            if entry["frame_knob"]:
+                main.append(_knob(nuke.Int_Knob(entry["frame_knob"], "{} frame".format(entry["label"])), first,
+                                  "which frame of input {} is the key".format(entry["label"])))
+    targets = {other["name"]: other for other in description["ops"]}
+    for route in kept["routes"]:
+        main.append(nuke.Text_Knob("dp_route_{}".format(route["field"]), "{} {}".format(route["field"],
+                                   route["value"]), "runs as {}".format(route["to"])))
+        if route["keys"] and not kept["keys"]:
+            main.append(_knob(nuke.Int_Knob("frame_count", "frame count"), 0, "frames out, keys included: the range's "
+                              "first and last frames are the keys (0: as many frames as the range)"))
+        offered = {field["name"]: field for field in targets.get(route["to"], {}).get("fields", [])}
+        for field in route["fields"]:
+            main.append(_setting_knob(offered[field["name"]], field["knob"]))
+    if kept["range"]:
+        main.append(_knob(nuke.Boolean_Knob("use_input_range", "input range"), True,
+                          "use the input's frame range; off: the range below"))
+        if upstream is not None:
+            first, last = upstream.firstFrame(), upstream.lastFrame()
+        main.append(_knob(nuke.Int_Knob("range_first", "frame range"), first, "first input frame"))
+        main.append(_knob(nuke.Int_Knob("range_last", ""), last, "last input frame", new_line=False))
+    main.append(_knob(nuke.File_Knob("output", "output"), DEFAULT_OUTPUT,
+                      "the result's frame pattern; must lie inside one of the server's --root folders"))
+    main.append(_knob(nuke.PyScript_Knob("render", "Render", RENDER_SCRIPT),
+                      tooltip="submit to the dreamplate server; the node shows the result when it is done"))
+    job = nuke.String_Knob("job_id", "job")
+    job.setFlag(nuke.READ_ONLY)
+    main.append(job)
+    if advanced:
+        main.append(nuke.Tab_Knob(ADVANCED_TAB, "advanced"))
+    return main + advanced
 
 
 def _knob(knob: "nuke.Knob", value: object = None, tooltip: str = "", new_line: bool = True) -> "nuke.Knob":
@@ -55,89 +149,41 @@ def _knob(knob: "nuke.Knob", value: object = None, tooltip: str = "", new_line: 
     return knob
 
 
-def _generative_knobs(strength: float = -1.0) -> List["nuke.Knob"]:
-    """Prompt, model and sampler knobs every generative node shares (names as the server's spec names them)."""
-    knobs = [
-        _knob(nuke.Multiline_Eval_String_Knob("prompt", "prompt"), tooltip="what the result should look like"),
-        _knob(nuke.String_Knob("negative_prompt", "negative prompt"), tooltip="what it should not look like"),
-        _knob(nuke.String_Knob("model", "model"), tooltip="a model registered on the server (dreamplate models "
-              "list) or its folder; the server's Models list says which exist"),
-    ]
-    if strength >= 0:
-        knob = nuke.Double_Knob("strength", "strength")
-        knob.setRange(0.0, 1.0)
-        knobs.append(_knob(knob, strength, "how far the result may leave the plate (0 returns it unchanged)"))
-    knobs += [
-        _knob(nuke.Int_Knob("seed", "seed"), 0, "window 0's seed; the same seed gives the same result"),
-        _knob(nuke.Int_Knob("steps", "steps"), 30, "denoising steps (a draft runs a quarter of them)"),
-        _knob(nuke.Boolean_Knob("draft", "draft"), False, "fast preview at about half size with few steps"),
-    ]
-    return knobs
+def _setting_knob(field: Dict[str, Any], name: str) -> "nuke.Knob":
+    """The knob for one declared setting: its type and kind pick the knob, its default is the declaration's.
 
-
-def _kind_knobs(kind: str) -> List["nuke.Knob"]:
-    if kind == "Interpolate":
-        return [
-            _enum("method", "method", ["auto", "flow", "learned", "generative"],
-                  "auto: learned when its weights are on the server, else flow; generative fills the range from "
-                  "its first and last frames with a video model"),
-            _enum("timing", "timing", ["factor", "times"], "factor: retime the range by a whole factor; times: "
-                  "in-betweens at these times between the range's first and last frame"),
-            _knob(nuke.Int_Knob("factor", "factor"), 2, "output frames per input frame (2 doubles the frame rate)"),
-            _knob(nuke.String_Knob("times", "times"), "0.5", "times in [0, 1], e.g. 0.25 0.5 0.75"),
-            _enum("motion_scale", "motion scale", ["auto", "1", "0.5", "0.25"],
-                  "learned only: the scale the motion is estimated at (auto keeps it within 2K)"),
-            _knob(nuke.Int_Knob("frame_count", "frame count"), 49, "generative only: frames out, keys included"),
-        ] + _generative_knobs()
-    if kind == "Relight":
-        return _generative_knobs(0.5)
-    if kind == "SketchToShot":
-        return _generative_knobs(0.9)
-    if kind == "Keyframes":
-        first = int(nuke.root()["first_frame"].value())
-        return [
-            _knob(nuke.Int_Knob("first_frame", "first frame"), first, "the output's first frame (key A lands here)"),
-            _knob(nuke.Int_Knob("frame_count", "frame count"), 49, "frames out, keys included (key B is the last)"),
-            _knob(nuke.Int_Knob("key_a_frame", "key A frame"), first, "which frame of input A is the key"),
-            _knob(nuke.Int_Knob("key_b_frame", "key B frame"), first, "which frame of input B is the key"),
-        ] + _generative_knobs()
-    raise ValueError("unknown dreamplate node kind {!r}".format(kind))
-
-
-def create(kind: str) -> "nuke.Node":
-    """Create `dreamplate <kind>` in the current context, connected to the selected node as Nuke would."""
-    if kind not in INPUT_ROLES:
-        raise ValueError("unknown dreamplate node kind {!r}".format(kind))
-    # createNode hooks a new node up to the selection only through inputs it has, and a new Group has none until
-    # its Input nodes exist: remember the selection now and connect it once they are built.
-    upstream = _selected_node()
-    group = nuke.createNode("Group", inpanel=False)
-    group.setName("dreamplate_{}".format(kind))
-    group.addKnob(nuke.Tab_Knob(TAB, "dreamplate"))
-    kind_knob = nuke.String_Knob(KIND_KNOB, "kind", kind)
-    kind_knob.setFlag(nuke.INVISIBLE)
-    group.addKnob(kind_knob)
-    group.addKnob(nuke.Text_Knob("status", "server", "not rendered"))
-    for knob in _kind_knobs(kind):
-        group.addKnob(knob)
-    if kind in RANGE_KINDS:
-        group.addKnob(_knob(nuke.Boolean_Knob("use_input_range", "input range"), True,
-                            "use the input's frame range; off: the range below"))
-        first = upstream.firstFrame() if upstream else int(nuke.root()["first_frame"].value())
-        last = upstream.lastFrame() if upstream else int(nuke.root()["last_frame"].value())
-        group.addKnob(_knob(nuke.Int_Knob("range_first", "frame range"), first, "first input frame"))
-        group.addKnob(_knob(nuke.Int_Knob("range_last", ""), last, "last input frame", new_line=False))
-    group.addKnob(_knob(nuke.File_Knob("output", "output"), DEFAULT_OUTPUT,
-                        "the result's frame pattern; must lie inside one of the server's --root folders"))
-    group.addKnob(_knob(nuke.PyScript_Knob("render", "Render", RENDER_SCRIPT),
-                        tooltip="submit to the dreamplate server; the node shows the result when it is done"))
-    job = nuke.String_Knob("job_id", "job")
-    job.setFlag(nuke.READ_ONLY)
-    group.addKnob(job)
-    _build_internals(group, kind)
-    if upstream is not None:
-        group.setInput(0, upstream)
-    return group
+    Nuke's knobs cannot hold None: a number, switch or choice whose default is None (the server decides) is a text
+    knob or a menu with a `(server default)` item, and an empty text knob sends nothing.
+    """
+    kind_of, kind, default = field["type"], field.get("kind"), field.get("default")
+    label, tooltip = field.get("label") or field["name"], field.get("help") or ""
+    if kind in mapping.PATH_KINDS:
+        knob = nuke.File_Knob(name, label)
+        value = default if isinstance(default, str) else ""  # type: Any
+        if field.get("words"):
+            tooltip += " (or {})".format(", ".join(field["words"]))
+    elif kind_of == "boolean" and default is not None:
+        knob, value = nuke.Boolean_Knob(name, label), bool(default)
+    elif kind_of == "boolean":
+        knob, value = nuke.Enumeration_Knob(name, label, [mapping.UNSET_CHOICE, "true", "false"]), None
+    elif kind_of == "choice":
+        items = ([mapping.UNSET_CHOICE] if default is None else []) + [str(c) for c in field.get("choices", [])]
+        knob, value = nuke.Enumeration_Knob(name, label, items), (None if default is None else str(default))
+    elif kind_of in ("integer", "number") and default is not None:
+        knob = nuke.Int_Knob(name, label) if kind_of == "integer" else nuke.Double_Knob(name, label)
+        value = int(default) if kind_of == "integer" else float(default)
+        if field.get("minimum") is not None and field.get("maximum") is not None:
+            low, high = field["minimum"], field["maximum"]
+            if kind_of == "integer":
+                low, high = max(low, INT_RANGE[0]), min(high, INT_RANGE[1])
+            knob.setRange(low, high)
+    elif field.get("multiline"):
+        knob, value = nuke.Multiline_Eval_String_Knob(name, label), default if isinstance(default, str) else ""
+    else:
+        knob, value = nuke.String_Knob(name, label), default if isinstance(default, str) else ""
+        if default is None:
+            tooltip += " (empty: the server's default)"
+    return _knob(knob, value, tooltip)
 
 
 def _selected_node() -> "Optional[nuke.Node]":
@@ -146,20 +192,21 @@ def _selected_node() -> "Optional[nuke.Node]":
     return selected[0] if len(selected) == 1 else None
 
 
-def _build_internals(group: "nuke.Node", kind: str) -> None:
+def _build_internals(group: "nuke.Node", inputs: List[Dict[str, Any]]) -> None:
     """Inputs, the pass-through Switch, the result Read and the Output."""
     group.begin()
     try:
-        inputs = []
-        for index, (role, label) in enumerate(INPUT_ROLES[kind]):
+        made = []
+        for index, entry in enumerate(inputs):
             node = nuke.nodes.Input(number=index)
-            node.setName(label.replace(" ", "_"))
-            inputs.append(node)
+            node.setName(entry["name"])
+            made.append(node)
         read = nuke.nodes.Read()
         read.setName(RESULT_READ)
         switch = nuke.nodes.Switch(which=0)
         switch.setName(SWITCH)
-        switch.setInput(0, inputs[0])
+        if made:
+            switch.setInput(0, made[0])
         switch.setInput(1, read)
         output = nuke.nodes.Output()
         output.setInput(0, switch)
@@ -168,6 +215,27 @@ def _build_internals(group: "nuke.Node", kind: str) -> None:
 
 
 def kind_of(node: "nuke.Node") -> str:
-    """The node's dreamplate kind, or "" for any other node."""
+    """The node's dreamplate kind (`Relight`), or "" for any other node."""
     knob = node.knob(KIND_KNOB)
     return str(knob.value()) if knob is not None else ""
+
+
+def op_of(node: "nuke.Node") -> Optional[Dict[str, Any]]:
+    """The operation record the node was built with (`mapping.node_op`), or None for a node saved before there was
+    one (`legacy`) or any other node."""
+    knob = node.knob(OP_JSON_KNOB)
+    if knob is None:
+        return None
+    try:
+        kept = json.loads(str(knob.value()))
+    except ValueError:
+        raise mapping.SpecError("{}: its {} knob is not readable JSON".format(node.name(), OP_JSON_KNOB)) from None
+    if kept.get("schema") != mapping.NODE_OP_SCHEMA:
+        raise mapping.SpecError("{}: built as {!r}; this plugin reads {}".format(
+            node.name(), kept.get("schema"), mapping.NODE_OP_SCHEMA))
+    return kept
+
+
+def is_legacy(node: "nuke.Node") -> bool:
+    """A node saved before nodes were built from the server's description: it renders as it did (`legacy`)."""
+    return node.knob(OP_JSON_KNOB) is None and legacy.is_legacy(kind_of(node))

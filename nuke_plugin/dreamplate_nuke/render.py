@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import nuke
 
 from dreamplate.client import TERMINAL_STATES, Client, ClientError
-from dreamplate_nuke import mapping, nodes, prefs
+from dreamplate_nuke import legacy, mapping, nodes, prefs
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +198,21 @@ def _plain_exr_read(node: Any, frames: Tuple[int, int]) -> bool:
     return int(node["first"].value()) <= frames[0] and frames[1] <= int(node["last"].value())
 
 
-def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], color: Dict[str, str], output: str
-                ) -> str:
-    """A file pattern (or one file, for single-frame roles) the server can read for input `index` over `frames`."""
+def _input_file(group: Any, name: str, index: int, frames: Tuple[int, int], color: Dict[str, str], output: str,
+                single: bool, primary: bool) -> str:
+    """A file pattern (or one file, when `single`) the server can read for input `index` over `frames`.
+
+    `name` names the input (its temporary files and Write); the `primary` input's Read says what colour space the
+    job's inputs are in.
+    """
     upstream = group.input(index)
     if upstream is None:
-        raise RenderError("{}: connect the {} input".format(group.name(), role.replace("_", " ")))
-    single = role != "plate"
+        raise RenderError("{}: connect the {} input".format(group.name(), name.replace("_", " ")))
     if _plain_exr_read(upstream, frames):
         # nuke.filename: commands and variables expanded, the frame pattern kept (the knob's evaluate() would give
         # the current frame's file).
         pattern = _absolute(nuke.filename(upstream), "{}: {}".format(group.name(), upstream.name()))
-        if color.get("colorspace") and role == "plate":
+        if color.get("colorspace") and primary:
             # The Read says what its files are in: that, not the working space, is the plate's colour space.
             read_space = _plain_colorspace(str(upstream["colorspace"].value()))
             if read_space and read_space != "default":
@@ -217,15 +220,15 @@ def _input_file(group: Any, role: str, index: int, frames: Tuple[int, int], colo
         return mapping.frame_path(pattern, frames[0]) if single and mapping.is_sequence(pattern) else pattern
     # Anything else is rendered by Nuke: a temporary half EXR sequence of the node's input, in the working space.
     folder = os.path.join(os.path.dirname(output), TEMP_FOLDER)
-    pattern = os.path.join(folder, "{}.####.exr".format(role))
+    pattern = os.path.join(folder, "{}.####.exr".format(name))
     group.begin()
     try:
-        stale = group.node(TEMP_WRITE + role)  # left enabled in the group by an older plugin
+        stale = group.node(TEMP_WRITE + name)  # left enabled in the group by an older plugin
         if stale is not None:
             nuke.delete(stale)
         write = nuke.nodes.Write()
         try:
-            write.setName(TEMP_WRITE + role)
+            write.setName(TEMP_WRITE + name)
             source = next(n for n in group.nodes() if n.Class() == "Input" and n["number"].value() == index)
             write.setInput(0, source)
             write["file"].setValue(pattern)
@@ -266,31 +269,84 @@ def _knob_values(group: Any) -> Dict[str, Any]:
 
 
 def prepare(group: Any, settings: prefs.Prefs) -> Dict[str, Any]:
-    """The job for `group`: knob values gathered, inputs written where needed, paths mapped for the server."""
+    """The job for `group`: knob values gathered, inputs written where needed, paths mapped for the server.
+
+    The node's own record of its operation (`nodes.op_of`) says what its knobs and inputs are; no description from
+    the server is needed, so a saved script renders wherever it opens. A node saved before nodes kept that record
+    renders as it did (`legacy`).
+    """
     kind = nodes.kind_of(group)
     if not kind:
         raise RenderError("{}: not a dreamplate node".format(group.name()))
+    try:
+        op = nodes.op_of(group)
+    except mapping.SpecError as exc:
+        raise RenderError(str(exc)) from None
+    if op is None:
+        if not legacy.is_legacy(kind):
+            raise RenderError("{}: a dreamplate {} node without its operation record".format(group.name(), kind))
+        return _prepare_legacy(group, kind, settings)
     knobs = _knob_values(group)
-    if kind in nodes.RANGE_KINDS and knobs.get("use_input_range", True) and group.input(0) is not None:
+    if op["range"] and knobs.get("use_input_range", True) and group.input(0) is not None:
+        knobs["range_first"], knobs["range_last"] = group.input(0).firstFrame(), group.input(0).lastFrame()
+    output = output_pattern(group)
+    for field in op["fields"]:
+        if field["place"] == "knob" and field["kind"] in mapping.PATH_KINDS and knobs.get(field["knob"]):
+            knobs[field["knob"]] = _path_setting(group, field, str(knobs[field["knob"]]))
+    color = ocio_settings()
+    inputs = {}
+    for index, entry in enumerate(op["inputs"]):
+        if entry["optional"] and group.input(index) is None:
+            continue
+        if entry["frame_knob"]:
+            frames = (int(knobs[entry["frame_knob"]]),) * 2
+        elif entry["single"] and group.input(index) is not None:
+            first = group.input(index).firstFrame()
+            frames = (first, first)
+        else:
+            frames = (int(knobs["range_first"]), int(knobs["range_last"]))
+        inputs[entry["label"]] = _input_file(group, entry["name"], index, frames, color, output,
+                                             single=entry["single"], primary=index == 0)
+    try:
+        return mapping.build_job(op, knobs, inputs, output, color, settings.maps)
+    except mapping.SpecError as exc:
+        raise RenderError("{}: {}".format(group.name(), exc)) from None
+
+
+def _path_setting(group: Any, field: Dict[str, Any], text: str) -> str:
+    """A file setting as the server needs it: its TCL evaluated in the node (frame tokens kept), made absolute.
+
+    A word the setting takes instead of a path (a matte's `alpha`) is left as it is.
+    """
+    if text.strip().lower() in field.get("words", []):
+        return text.strip()
+    if "[" in text or "$" in text:
+        text = str(nuke.tcl("in", group.fullName(), "subst {" + text + "}")).strip()
+    return _absolute(text, "{}: {}".format(group.name(), field["knob"]))
+
+
+def _prepare_legacy(group: Any, kind: str, settings: prefs.Prefs) -> Dict[str, Any]:
+    """The job of a node saved before nodes kept their operation record: built as the node was built to send it."""
+    knobs = _knob_values(group)
+    if kind in legacy.RANGE_KINDS and knobs.get("use_input_range", True) and group.input(0) is not None:
         knobs["range_first"], knobs["range_last"] = group.input(0).firstFrame(), group.input(0).lastFrame()
     output = output_pattern(group)
     color = ocio_settings()
     inputs = {}
-    for index, (role, _) in enumerate(nodes.INPUT_ROLES[kind]):
-        if role in nodes.OPTIONAL_ROLES and group.input(index) is None:
+    for index, (role, _) in enumerate(legacy.INPUTS[kind]):
+        if role in legacy.OPTIONAL_ROLES and group.input(index) is None:
             continue
-        if role == "key_a":
-            frames = (int(knobs["key_a_frame"]),) * 2
-        elif role == "key_b":
-            frames = (int(knobs["key_b_frame"]),) * 2
+        if role in ("key_a", "key_b"):
+            frames = (int(knobs[role + "_frame"]),) * 2
         elif role == "light":
             first = group.input(index).firstFrame()
             frames = (first, first)
         else:
             frames = (int(knobs["range_first"]), int(knobs["range_last"]))
-        inputs[role] = _input_file(group, role, index, frames, color, output)
+        inputs[role] = _input_file(group, role, index, frames, color, output, single=role != "plate",
+                                   primary=role == "plate")
     try:
-        return mapping.build_job(kind, knobs, inputs, output, color, settings.maps)
+        return legacy.build_job(kind, knobs, inputs, output, color, settings.maps)
     except mapping.SpecError as exc:
         raise RenderError("{}: {}".format(group.name(), exc)) from None
 
@@ -345,8 +401,8 @@ def result_range(pattern: str, first: int, total: int) -> Tuple[int, int]:
 
 
 def _result_first_frame(group: Any) -> int:
-    kind = nodes.kind_of(group)
-    if kind == "Keyframes":
+    """Where the result starts: a keyframes node's first frame, else the first frame of its range."""
+    if group.knob("first_frame") is not None:
         return int(group["first_frame"].value())
     knobs = _knob_values(group)
     if knobs.get("use_input_range", True) and group.input(0) is not None:

@@ -28,12 +28,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
 
 @pytest.fixture
 def script(server: tuple[ServerProcess, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A new, saved, OCIO-managed comp inside the server's root; prefs point at the server. Returns the comp folder."""
+    """A new, saved, OCIO-managed comp inside the server's root; prefs point at the server, whose operation list is
+    cached as the menu's refresh leaves it. Returns the comp folder."""
+    from dreamplate_nuke import ops_cache
+
     process, root = server
     monkeypatch.setenv("DREAMPLATE_URL", process.url)
     monkeypatch.setenv("DREAMPLATE_TOKEN", TOKEN)
     monkeypatch.delenv("DREAMPLATE_MAP", raising=False)
+    monkeypatch.delenv(ops_cache.CACHE_ENV, raising=False)
     monkeypatch.setenv("DREAMPLATE_NUKE_PREFS", str(tmp_path / "dreamplate_prefs.json"))
+    ops_cache.fetch()
     monkeypatch.setattr(nuke, "GUI", True)
     nuke.reset()
     comp = root / tmp_path.name

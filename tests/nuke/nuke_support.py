@@ -79,3 +79,18 @@ def writes_left() -> list:
     import nuke
 
     return [n.fullName() for n in nuke.allNodes("Write", recurseGroups=True) if not n["disable"].value()]
+
+
+HEADLESS = (
+    "import sys; sys.path[:0] = [{stub!r}, {plugin!r}]; import nuke; nuke.GUI = False; "
+    "from dreamplate_nuke import headless; sys.exit(headless.main(sys.argv[1:]))"
+)
+
+
+def headless(comp: Path, *names: str):
+    """`nuke -t headless.py comp.nk NAME...`, with the stub as `nuke` (no GUI) in a fresh interpreter."""
+    import subprocess
+
+    boot = HEADLESS.format(stub=str(HERE / "nuke_stub"), plugin=str(REPO / "nuke_plugin"))
+    command = [sys.executable, "-c", boot, str(comp), *names]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)

@@ -94,6 +94,25 @@ def test_menu_raises_without_a_gui(monkeypatch: pytest.MonkeyPatch) -> None:
         nukescripts.panels.registerWidgetAsPanel("object", "a pane", "uk.example.pane")
 
 
+def test_clear_menu_empties_a_menu_and_menus_change_on_the_main_thread_only() -> None:
+    menu = nuke.menu("Nodes").addMenu("dp_stub_test")
+    menu.addCommand("a", "pass")
+    assert menu.clearMenu() and menu.items == {} and nuke.menu("Nodes").findItem("dp_stub_test") is menu
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(_raised(lambda: menu.addCommand("b", "pass"))))
+    worker.start()
+    worker.join()
+    assert "off the main thread" in errors[0] and menu.items == {}
+
+
+def _raised(call) -> str:
+    try:
+        call()
+    except AssertionError as exc:
+        return str(exc)
+    return ""
+
+
 def test_execute_in_main_thread_with_result_from_the_main_thread_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="deadlock"):
         nuke.executeInMainThreadWithResult(lambda: 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import nuke
 import nuke_support
 import pytest
-from dreamplate_nuke import icons, panels, prefs
+from dreamplate_nuke import icons, mapping, panels, prefs
 
 
 def test_prefs_round_trip_and_env_override(tmp_path: Path) -> None:
@@ -110,23 +110,29 @@ print(sorted(nuke.menu("Nodes").findItem("dreamplate").items))
 print(nukescripts.restorePanel({panels.PANEL_ID!r}).widget_instance.client.url)
 """
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DREAMPLATE_URL": "http://127.0.0.1:9"}
+    # The server is not there (port 9): the toolbar comes from the operation list cached earlier.
+    from dreamplate_nuke import ops_cache
+
+    from dreamplate.ops.registry import describe_ops
+
+    cache = tmp_path / "cache"
+    ops_cache.save(describe_ops(), "http://127.0.0.1:9", str(cache / ops_cache.CACHE_NAME))
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DREAMPLATE_URL": "http://127.0.0.1:9",
+        ops_cache.CACHE_ENV: str(cache),
+        "DREAMPLATE_NUKE_PREFS": str(tmp_path / "prefs.json"),
+    }
     result = subprocess.run([sys.executable, str(check)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     registered, items, restored = result.stdout.strip().splitlines()[-3:]
     assert restored == "http://127.0.0.1:9"  # a saved workspace's pane comes back, talking to the set server
-    assert items == str(
-        sorted(
-            [
-                "dreamplate Interpolate",
-                "dreamplate Relight",
-                "dreamplate SketchToShot",
-                "dreamplate Keyframes",
-                "Job queue",
-                "Preferences...",
-            ]
-        )
+    kinds = ["dreamplate " + mapping.node_kind(op) for op in describe_ops()["ops"]]
+    assert {"dreamplate Interpolate", "dreamplate Relight", "dreamplate SketchToShot", "dreamplate Keyframes"} <= set(
+        kinds
     )
+    assert items == str(sorted([*kinds, "Job queue", "Reload operations", "Preferences..."]))
     assert registered == str([panels.PANEL_ID])
 
 

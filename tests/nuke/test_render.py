@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nuke
 import numpy as np
 import pytest
 from dreamplate_nuke import mapping, nodes, render
-from nuke_support import HERE, REPO, copy_sequence, final, frame_file, job_of, make_read, press_render, writes_left
+from nuke_support import copy_sequence, final, frame_file, headless, job_of, make_read, press_render, writes_left
 from server_support import TOKEN
 
 from dreamplate.client import Client
@@ -53,7 +51,8 @@ def test_interpolate_over_a_read_of_shared_exrs_points_its_read_at_the_result(sc
     # The server ran the job the node names, with Nuke's colour settings.
     job = job_of(node)
     assert job["state"] == "done"
-    assert job["spec"]["params"] == {"colorspace": "ACEScg", "method": "flow", "factor": 2, "frames": "1001-1003"}
+    # What differs from the declared defaults, and Nuke's own data (factor is the server's default, 2).
+    assert job["spec"]["params"] == {"colorspace": "ACEScg", "method": "flow", "frames": "1001-1003"}
     # The ProgressTask was closed and saw 100 %.
     task = nuke.ProgressTask.instances[-1]
     assert task.progress[-1] == 100
@@ -311,19 +310,6 @@ def test_group_knobs_survive_save_and_reload(script: Path, shared_data: Path) ->
     assert nuke.toNode("Relight_shot").node(nodes.SWITCH)["which"].value() == 1
 
 
-HEADLESS = (
-    "import sys; sys.path[:0] = [{stub!r}, {plugin!r}]; import nuke; nuke.GUI = False; "
-    "from dreamplate_nuke import headless; sys.exit(headless.main(sys.argv[1:]))"
-)
-
-
-def _headless(comp: Path, *names: str) -> subprocess.CompletedProcess:
-    """`nuke -t headless.py comp.nk NAME...`, with the stub as `nuke` (no GUI) in a fresh interpreter."""
-    boot = HEADLESS.format(stub=str(HERE / "nuke_stub"), plugin=str(REPO / "nuke_plugin"))
-    command = [sys.executable, "-c", boot, str(comp), *names]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
-
-
 def test_headless_blocks_prints_progress_and_exits_non_zero_with_the_server_message(
     script: Path, shared_data: Path
 ) -> None:
@@ -337,12 +323,12 @@ def test_headless_blocks_prints_progress_and_exits_non_zero_with_the_server_mess
     good["strength"].setValue(0.0)
     nuke.scriptSaveAs(str(script / "farm.nk"))
 
-    refused = _headless(script / "farm.nk", "Relight_bad")
+    refused = headless(script / "farm.nk", "Relight_bad")
     assert refused.returncode == 1
     assert "dreamplate Relight_bad: cannot submit: relight job: " in refused.stderr
     assert "--prompt: give a prompt" in refused.stderr
 
-    done = _headless(script / "farm.nk", "Relight_good")
+    done = headless(script / "farm.nk", "Relight_good")
     assert done.returncode == 0, done.stderr
     assert "dreamplate Relight_good: job " in done.stdout and " done 2/2 frames" in done.stdout
     assert "done: job " in done.stdout.splitlines()[-1]
@@ -375,17 +361,26 @@ def _try(errors: list, call) -> None:
 def test_each_node_has_the_issue_knobs_inputs_and_default_output(script: Path, kind: str) -> None:
     node = nodes.create(kind)
     assert node.Class() == "Group" and nodes.kind_of(node) == kind
+    assert node.name() == f"dreamplate_{kind}"
     wanted = {
-        "Interpolate": {"method", "timing", "factor", "times", "motion_scale", "range_first", "range_last"},
-        "Relight": {"prompt", "negative_prompt", "strength", "seed", "steps", "draft", "model"},
-        "SketchToShot": {"prompt", "strength", "model"},
+        "Interpolate": {"method", "factor", "times", "scale", "frame_count", "prompt", "range_first", "range_last"},
+        "Relight": {"prompt", "negative_prompt", "strength", "seed", "steps", "draft", "model", "range_first"},
+        "SketchToShot": {"prompt", "strength", "model", "range_first"},
         "Keyframes": {"first_frame", "frame_count", "prompt", "key_a_frame", "key_b_frame"},
     }[kind]
     assert wanted | {"status", "output", "render", "job_id"} <= set(node.knobs())
     assert node["method"].values() == ["auto", "flow", "learned", "generative"] if kind == "Interpolate" else True
     assert render.output_pattern(node) == str(script / "dreamplate" / node.name() / f"{node.name()}.%04d.exr")
     inputs = [n.name() for n in node.nodes() if n.Class() == "Input"]
-    assert len(inputs) == len(nodes.INPUT_ROLES[kind])
+    assert (
+        inputs
+        == {
+            "Interpolate": ["plate"],
+            "Relight": ["plate", "light_reference"],
+            "SketchToShot": ["blocking", "light_reference"],
+            "Keyframes": ["key_A", "key_B", "light_reference"],
+        }[kind]
+    )
     assert node.maximumInputs() == len(inputs)
 
 

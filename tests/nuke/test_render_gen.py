@@ -135,7 +135,7 @@ def test_sketch_to_shot_renders_the_blocking_range(script: Path, tiny_ltx: str) 
 
     _render(node)
 
-    assert nuke.executed == [(f"{node.name()}.dp_write_plate", 1002, 1006)]
+    assert nuke.executed == [(f"{node.name()}.dp_write_blocking", 1002, 1006)]
     spec = job_of(node)["spec"]
     assert spec["task"] == "sketch" and spec["params"]["frames"] == "1002-1006"
     read = node.node(nodes.RESULT_READ)

@@ -280,6 +280,10 @@ class Int_Knob(Knob):
         return int(value)
 
     def setRange(self, low, high):
+        """The slider's range (Array_Knob.setRange, which Int_Knob and Double_Knob inherit); values are not clamped.
+
+        https://learn.foundry.com/nuke/developers/120/pythonreference/nuke.Array_Knob-class.html
+        """
         self.range = (low, high)
 
 
@@ -1176,6 +1180,7 @@ class Menu:
         return self._name
 
     def addMenu(self, name, icon=None, **kwargs):
+        _on_main_thread("addMenu")  # menus are Qt widgets: main thread only, like node edits ("Threading")
         menu = self.items.get(name)
         if not isinstance(menu, Menu):
             menu = Menu(name)
@@ -1184,7 +1189,8 @@ class Menu:
         return menu
 
     def addCommand(self, name, command="", shortcut="", icon="", **kwargs):
-        self.items[name] = {"command": command, "shortcut": shortcut, "icon": icon}
+        _on_main_thread("addCommand")
+        self.items[name] = {"command": command, "shortcut": shortcut, "icon": icon, "tooltip": kwargs.get("tooltip")}
 
     def findItem(self, name):
         head, _, rest = name.partition("/")
@@ -1193,6 +1199,15 @@ class Menu:
 
     def addSeparator(self, **kwargs):
         pass
+
+    def clearMenu(self):
+        """ "Clears a menu": its commands and submenus are gone, the menu itself stays.
+
+        https://learn.foundry.com/nuke/developers/160/pythondevguide/_autosummary/nuke.Menu.html
+        """
+        _on_main_thread("clearMenu")
+        self.items.clear()
+        return True
 
 
 _menus = {}
