@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from dreamplate.gen.spec import parse_size
 from dreamplate.ops import OPS, Op
 from dreamplate.ops.fields import FilePath, FramePattern, FrameRange, MattePattern, ModelRef, setting
 from dreamplate.ops.spec import OpSpec
@@ -39,6 +40,11 @@ class ThrowawaySpec(OpSpec):
     size: tuple[int, int] | None = setting(None, help="a value parsed from text, WxH")
     frames: FrameRange | None = setting(None, help="plate frame range")
     grain: float = setting(0.1, ge=0.0, le=1.0, help="an advanced number", advanced=True)
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size_text(cls, value: object) -> object:
+        return parse_size(value)  # "832x480", as hosts send a text-typed setting
 
 
 def _frames(spec: ThrowawaySpec) -> list[int]:
