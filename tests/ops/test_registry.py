@@ -26,7 +26,7 @@ def test_each_field_carries_type_default_bounds_and_kind() -> None:
     strength = relight["strength"]
     assert (strength["type"], strength["default"], strength["minimum"], strength["maximum"]) == ("number", 0.5, 0, 1)
     assert relight["model"]["kind"] == "model" and relight["model"]["nullable"]
-    assert relight["mask"]["kind"] == "frame_pattern" and relight["mask"]["words"] == ["alpha"]
+    assert relight["mask"]["kind"] == "frame_pattern" and relight["mask"]["words"] == ["alpha", "subject", "background"]
     assert relight["offload"]["choices"] == ["auto", "none", "model", "sequential"]
     assert relight["pixel_type"]["flag"] == {"name": "--float", "value": "float"}
     assert relight["light_reference"]["input"] == "light reference" and relight["light_reference"]["advanced"]

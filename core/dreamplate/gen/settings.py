@@ -31,6 +31,7 @@ SETTINGS = (
     "guidance",
     "strength",
     "conditioning_scale",
+    "control",
     "light_reference",
     "size",
     "max_area",

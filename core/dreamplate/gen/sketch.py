@@ -2,16 +2,18 @@
 
 Steps, in order (nothing is written before step 4, no model loads before step 2):
 1. check the spec, the blocking frames' headers, the matte, the colour space and the outputs;
-2. resolve the model: control video (Wan VACE: the blocking frames as `video`, every mask 255 = generate all,
-   `--light-reference` as its reference image) where it has "control", else video-to-video at high strength
-   (default 0.9); the log says which;
+2. resolve the model: control video (Wan VACE: the blocking frames as `video`, or with `--control edges` their HED
+   line art, every mask 255 = generate all, `--light-reference` as its reference image) where it has "control",
+   else video-to-video at high strength (default 0.9); the log says which;
 3. geometry and windows, as relight;
 4. stream the windows: encode, generate, anchor colour to window 0, decode, blend, matte, write.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Unpack
 
@@ -51,12 +53,20 @@ def run_sketch(spec: SketchSpec, **options: Unpack[RunOptions]) -> PlateResult:
         what = f"model {info.name or info.path} ({info.pipeline_class})"
         can = ", ".join(sorted(info.capabilities))
         raise ModelError(f"sketch: {what} has no control or v2v input; it can: {can}")
+    if purpose == "v2v" and spec.control == "edges":
+        raise ModelError(
+            f"--control edges: model {info.name or info.path} ({info.pipeline_class}) has no control-video input; "
+            "use a Wan VACE model"
+        )
     model = prepare_model(spec, info, purpose, plate.size)
     if purpose == "v2v" and spec.light_reference is not None:
         raise ModelError(f"--light-reference: {model.pipeline_class} takes no reference image; use a Wan VACE model")
+    control = line_art_maker() if spec.control == "edges" else None  # the HED weights checked before any write
     log.info(
         "sketch: %s with %s",
-        "control video (VACE)" if purpose == "control" else f"video-to-video at strength {spec.strength:g}",
+        f"control video of the {'line art' if control else 'blocking'} (VACE)"
+        if purpose == "control"
+        else f"video-to-video at strength {spec.strength:g}",
         model.pipeline_class,
     )
     if purpose == "v2v" and info.family == "wan":
@@ -80,7 +90,7 @@ def run_sketch(spec: SketchSpec, **options: Unpack[RunOptions]) -> PlateResult:
         from PIL import Image
 
         kwargs = model.call_arguments(spec, seed)
-        frames = to_pil(model_in)
+        frames = to_pil(model_in if control is None else control(model_in))
         if purpose == "control":
             white = Image.new("L", frames[0].size, 255)  # 255: generate everywhere, following the control video
             kwargs.update(
@@ -99,6 +109,22 @@ def run_sketch(spec: SketchSpec, **options: Unpack[RunOptions]) -> PlateResult:
     result = stream_windows(run, model, windows, generate, provenance)
     result.method = f"{purpose} {model.describe()}"
     return result
+
+
+LINE_ART = "dreamplate.analyse.hed:control_frames"
+"""The edges operation's line art of model frames, named by import string: gen and analyse sit side by side and do
+not import each other (tests/test_layers.py), so the function is looked up when a run asks for it."""
+
+
+def line_art_maker() -> Callable[[np.ndarray], np.ndarray]:
+    """`--control edges`: frames (T, h, w, 3) in [0, 1] -> their HED line art, white on black, same shape.
+
+    The HED weights are checked (and converted to ONNX the first time) now, before anything is written.
+    """
+    module, _, name = LINE_ART.partition(":")
+    make = getattr(importlib.import_module(module), name)
+    make(np.zeros((1, 32, 32, 3), np.float32))  # loads the network now: a missing weight fails before any write
+    return make
 
 
 def sketch_frames(spec: SketchSpec) -> list[int]:

@@ -7,6 +7,7 @@ colour as the model side wants it.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ class PlateRun:
     """What a plate op has checked before any model loads: its spec (draft applied), plate, mattes, outputs.
 
     `frames` are the plate frames this run writes (all, or the chunk `options` asks for), in order. `masks` is None
-    without a mask, {} for the plate's own alpha, else the matte file per plate frame.
+    without a mask, {} for the plate's own alpha or a matte made on the fly, else the matte file per plate frame;
+    `made_matte` makes the matte of a frame for `--mask subject` / `background`.
     """
 
     operation: str
@@ -69,6 +71,14 @@ class PlateRun:
     writer: FrameWriter
     label: str
     outputs: dict[int, Path]
+    made_matte: Callable[[int], ExrImage] | None = None
+
+    def matte_source(self, frame: int, image: ExrImage) -> Path | ExrImage:
+        """Where frame `frame`'s matte comes from: its file, the made matte, or the plate frame `image` itself."""
+        if self.made_matte is not None:
+            return self.made_matte(frame)
+        assert self.masks is not None
+        return self.masks.get(frame, image)
 
     @property
     def cancelled(self) -> CancelCheck | None:
@@ -120,7 +130,36 @@ def prepare_plate_run(spec: Any, operation: str, options: RunOptions) -> PlateRu
     check_only_frames(label, plate.frames, only_frames)
     frames = [f for f in plate.frames if only_frames is None or f in set(only_frames)]
     writer = FrameWriter(cfg, space, spec.pixel_type, spec.compression)
-    return PlateRun(operation, spec, options, plate, frames, masks, space, writer, label, outputs)
+    made = made_mattes(spec, plate) if spec.made_matte_kind is not None else None
+    return PlateRun(operation, spec, options, plate, frames, masks, space, writer, label, outputs, made)
+
+
+MATTE_MAKER = "dreamplate.analyse.matte:subject_mattes"
+"""The matte operation's on-the-fly mattes, named by import string: gen and analyse sit side by side and do not
+import each other (tests/test_layers.py), so the function is looked up when a run asks for it."""
+
+
+def made_mattes(spec: Any, plate: PlateSequence) -> Callable[[int], ExrImage]:
+    """`--mask subject` / `background`: the matte operation's matte of each plate frame, made when asked for.
+
+    The matte weights are checked now (ModelError before anything is written); the network loads with the first
+    frame that needs its matte.
+    """
+    module, _, name = MATTE_MAKER.partition(":")
+    make = getattr(importlib.import_module(module), name)
+    log.info(
+        "--mask %s: mattes made on the fly (dreamplate matte%s)",
+        spec.mask,
+        " --invert" * (spec.made_matte_kind == "background"),
+    )
+    return make(
+        plate.paths,
+        part=spec.part,
+        view=spec.view,
+        colorspace=spec.colorspace,
+        ocio=spec.ocio,
+        invert=spec.made_matte_kind == "background",
+    )
 
 
 def exr_outputs(output: str, frames: list[int]) -> tuple[str, dict[int, Path]]:
@@ -132,10 +171,13 @@ def exr_outputs(output: str, frames: list[int]) -> tuple[str, dict[int, Path]]:
 
 
 def mask_paths(spec: Any, plate: PlateSequence) -> dict[int, Path] | None:
-    """The matte file per plate frame (None: no mask; {}: the plate's own channel); InputError for missing ones."""
+    """The matte file per plate frame; InputError for missing ones.
+
+    None: no mask; {}: the plate's own channel (`alpha`) or a matte made on the fly (`subject`, `background`).
+    """
     if spec.mask is None:
         return None
-    if spec.mask.lower() == "alpha":
+    if spec.mask.lower() == "alpha" or spec.made_matte_kind is not None:
         return {}
     if not is_sequence_pattern(spec.mask):
         path = Path(spec.mask)

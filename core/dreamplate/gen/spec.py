@@ -21,6 +21,8 @@ from dreamplate.ops.fields import (
 )
 from dreamplate.ops.spec import OpSpec
 
+MADE_MATTES = ("subject", "background")
+"""`--mask` words for a matte made on the fly by the matte operation: the salient subject, or everything else."""
 DRAFT_STEPS_DIVISOR = 4
 """A draft runs max(2, steps // 4) denoising steps."""
 
@@ -99,7 +101,9 @@ class _PlateSpec(GenSpec):
     inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
     frames: FrameRange | None = setting(None, help="plate frame range, e.g. 1001-1100")
     mask: MattePattern | None = setting(
-        None, help="matte frame pattern (matte.####.exr), or 'alpha' for the plate's own: only its area may change"
+        None,
+        help="matte frame pattern (matte.####.exr), 'alpha' for the plate's own, or 'subject' / 'background' for a "
+        "matte made on the fly (dreamplate matte, or its inverse): only its area may change",
     )
     mask_channel: str | None = setting(None, help="matte channel (default: alpha, else R)", advanced=True)
     feather: float = setting(4.0, ge=0.0, le=1000.0, help="soft edge inside the matte, in plate pixels")
@@ -108,7 +112,15 @@ class _PlateSpec(GenSpec):
     def _plate(self) -> _PlateSpec:
         if self.mask_channel is not None and self.mask is None:
             raise ValueError("--mask-channel needs --mask (a matte pattern, or 'alpha' for the plate's own)")
+        if self.mask_channel is not None and self.made_matte_kind is not None:
+            raise ValueError(f"--mask-channel: --mask {self.mask} makes its own matte; give a matte pattern to choose")
         return self
+
+    @property
+    def made_matte_kind(self) -> str | None:
+        """`subject` or `background` when the matte is made on the fly, else None."""
+        word = (self.mask or "").lower()
+        return word if word in MADE_MATTES else None
 
 
 class RelightSpec(_PlateSpec):
@@ -133,6 +145,11 @@ class SketchSpec(_PlateSpec):
     schema_: Literal["dreamplate.sketch/1"] = Field("dreamplate.sketch/1", alias="schema")
     strength: float = setting(0.9, ge=0.0, le=1.0, help="models without a control input only: v2v strength")
     conditioning_scale: float = setting(1.0, ge=0.0, le=10.0, help="VACE: how closely to follow the blocking")
+    control: Literal["plate", "edges"] = setting(
+        "plate",
+        help="VACE: the control video is the blocking pass itself (plate) or its HED line art (edges: layout and "
+        "shapes only, colours and textures left to the prompt)",
+    )
 
     @model_validator(mode="after")
     def _sketch(self) -> SketchSpec:

@@ -91,8 +91,7 @@ def stream_windows(
             image, rgb = plates.pop(i)
             generated = acc.pop(i).astype(np.float32)
             if run.masks is not None:
-                source = run.masks.get(frame, image)
-                matte = read_matte(source, image.display_window, spec.mask_channel)
+                matte = read_matte(run.matte_source(frame, image), image.display_window, spec.mask_channel)
                 generated = composite_with_matte(generated[None], rgb[None], matte[None], spec.feather)[0]
             run.writer.write(run.outputs[frame], onto_plate(image, generated), provenance(frame))
             frames.wrote(frame)

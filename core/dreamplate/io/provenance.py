@@ -79,6 +79,31 @@ class Provenance:
     colorspace: str | None = None
     runtime: str | None = None  # what executed a model (e.g. "onnxruntime CPUExecutionProvider"); not a setting
     version: str = __version__
+    upstream: list[dict[str, Any]] = field(default_factory=list)
+    """The provenance its source frames carried (`as_data()`, each with its own `upstream`): the chain back to the
+    first frame dreamplate made, e.g. an upscale keeps the draft's prompt, seed and model. Not compared on resume."""
+
+    def as_data(self) -> dict[str, Any]:
+        """This provenance as JSON data: its fields by name, unset ones left out; what a derived frame's
+        `upstream` holds."""
+        data = {
+            "schema": self.schema,
+            "operation": self.operation,
+            "method": self.method,
+            "parameters": self.parameters,
+            "sources": [str(source) for source in self.sources],
+            "source_frames": self.source_frames,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "seed": self.seed,
+            "prompt": self.prompt,
+            "strength": self.strength,
+            "colorspace": self.colorspace,
+            "runtime": self.runtime,
+            "version": self.version,
+            "upstream": self.upstream,
+        }
+        return {key: value for key, value in data.items() if value not in (None, [])}
 
     def to_attributes(self) -> dict[str, str]:
         """EXR string attributes: `software` plus `dreamplate/*`; optional fields only when set."""
@@ -103,6 +128,8 @@ class Provenance:
         }
         # str() of a float is its shortest exact form, so strength reads back bit for bit.
         attributes.update({f"{PREFIX}{key}": str(value) for key, value in optional.items() if value is not None})
+        if self.upstream:
+            attributes[f"{PREFIX}upstream"] = _to_json(self.upstream)
         return attributes
 
     @classmethod
@@ -140,6 +167,7 @@ class Provenance:
             colorspace=values.get("colorspace"),
             runtime=values.get("runtime"),
             version=values.get("version", "unknown"),
+            upstream=reader.json("upstream", list, []),
         )
 
 

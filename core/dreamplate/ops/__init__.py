@@ -64,3 +64,39 @@ OPS.register(
         roles=("key A", "key B"),
     )
 )
+OPS.register(
+    Op(
+        name="matte",
+        title="Matte",
+        summary="a salient-subject matte per frame (U2-Netp), steady over time, ready for --mask",
+        spec="dreamplate.analyse.spec:MatteSpec",
+        run="dreamplate.analyse.matte:run_matte",
+        frames="dreamplate.analyse.matte:matte_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)
+OPS.register(
+    Op(
+        name="edges",
+        title="Edges",
+        summary="line art per frame (HED) of a plate or rough render, white on black, e.g. a sketch control video",
+        spec="dreamplate.analyse.spec:EdgesSpec",
+        run="dreamplate.analyse.edges:run_edges",
+        frames="dreamplate.analyse.edges:edges_frames",
+        argument="render",
+        roles=("render",),
+    )
+)
+OPS.register(
+    Op(
+        name="upscale",
+        title="Upscale",
+        summary="a plate or draft made 2x or 4x larger by a learned upscaler (Real-ESRGAN), HDR and every channel kept",
+        spec="dreamplate.enhance.spec:UpscaleSpec",
+        run="dreamplate.enhance.upscale:run_upscale",
+        frames="dreamplate.enhance.upscale:upscale_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)

@@ -51,8 +51,9 @@ def _path_text(value: Any) -> Any:
 _AsText = BeforeValidator(_path_text)
 FramePattern = Annotated[str, _AsText, Kind("frame_pattern")]
 """A frame pattern (`plate.####.exr`, `%04d`, `@@@@`) or a single file."""
-MattePattern = Annotated[str, _AsText, Kind("frame_pattern", words=("alpha",))]
-"""A matte's frame pattern, or `alpha` for the plate's own alpha."""
+MattePattern = Annotated[str, _AsText, Kind("frame_pattern", words=("alpha", "subject", "background"))]
+"""A matte's frame pattern, `alpha` for the plate's own alpha, or `subject` / `background` for a matte made on the fly
+(the `matte` operation's salient subject, or its inverse)."""
 FilePath = Annotated[str, _AsText, Kind("file")]
 """One file: an image, a text file, an OCIO config."""
 ModelRef = Annotated[str, _AsText, Kind("model")]

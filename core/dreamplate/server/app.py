@@ -125,6 +125,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 "default": name == DEFAULT_LEARNED,
             }
             for name, entry in PINNED.items()
+            if entry.operation == "interpolate"
         ]
         generative = []
         for name, path in registered_models().items():

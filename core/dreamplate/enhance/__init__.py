@@ -1,0 +1,1 @@
+"""Picture enhancement operations: learned upscaling of plates (Real-ESRGAN through ONNX Runtime)."""
