@@ -116,3 +116,13 @@ def test_learned_without_weights_says_how_to_get_them(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="dreamplate models pull rife-hdv3"):
         run_interpolate(spec)
     assert not list(tmp_path.glob("o.*.exr")), "nothing is written when the model cannot run"
+
+
+def test_a_pinned_model_of_another_operation_is_refused_for_interpolation() -> None:
+    """`interpolate --model realesrgan-x4plus` used to be accepted and then fail inside the RIFE loader."""
+    from dreamplate.errors import ModelError
+    from dreamplate.runtime.weights import pinned
+
+    with pytest.raises(ModelError, match="'realesrgan-x4plus': unknown for interpolate; known models are rife-hdv3"):
+        pinned("realesrgan-x4plus", "interpolate")
+    assert pinned("rife-hdv3", "interpolate").name == "rife-hdv3"

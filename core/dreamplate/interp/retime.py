@@ -191,7 +191,7 @@ def _choose_method(spec: InterpolateSpec) -> _Method:
 
     if spec.method == "flow":
         return _Method("flow")
-    entry = pinned(spec.model or DEFAULT_LEARNED)
+    entry = pinned(spec.model or DEFAULT_LEARNED, "interpolate")
     if spec.method == "auto":
         runtime = "onnxruntime" if spec.runtime == "onnx" else "torch"
         if find_weights(entry) is None or importlib.util.find_spec(runtime) is None:

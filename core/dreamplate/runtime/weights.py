@@ -172,11 +172,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pinned(name: str) -> PinnedWeights:
-    """The pin called `name`; ModelError listing the known names otherwise."""
+def pinned(name: str, operation: str | None = None) -> PinnedWeights:
+    """The pin called `name` (for `operation`, when given); ModelError listing the fitting names otherwise."""
+    known = sorted(n for n, e in PINNED.items() if operation is None or e.operation == operation)
     entry = PINNED.get(name)
-    if entry is None:
-        raise ModelError(f"model {name!r}: unknown; known models are {', '.join(sorted(PINNED))}")
+    if entry is None or name not in known:
+        for_what = f" for {operation}" if operation else ""
+        raise ModelError(f"model {name!r}: unknown{for_what}; known models are {', '.join(known)}")
     return entry
 
 
