@@ -17,7 +17,6 @@ import numpy as np
 
 from dreamplate.analyse.plate import installed
 from dreamplate.errors import ModelError
-from dreamplate.io.atomic import atomic_path
 from dreamplate.runtime.model_cache import cached_model
 from dreamplate.runtime.weights import PinnedWeights, pinned, verified_weights
 
@@ -56,23 +55,14 @@ def ensure_onnx(entry: PinnedWeights, fp16: bool = False) -> Path:
             f"{path}: not converted yet and {exc.name} is not installed to convert it; run install/setup.sh "
             f"(or: pip install 'dreamplate[learned]', then dreamplate models pull {entry.name})"
         ) from None
-    import onnx
-
     from dreamplate.analyse.hed_net import load_hed
-    from dreamplate.runtime.onnx import export_graph
+    from dreamplate.runtime.onnx import export_checked
 
     log.info("%s: converting to ONNX once (cached at %s)", entry.name, path)
     net = load_hed(weights)
     example = (torch.rand((1, 3, 96, 160), generator=torch.Generator().manual_seed(0)),)
     axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
-    with atomic_path(path) as tmp_path:
-        how = export_graph(net, example, tmp_path, (INPUT_NAME,), (OUTPUT_NAME,), axes, ONNX_OPSET)
-        try:
-            onnx.checker.check_model(str(tmp_path), full_check=True)
-        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-            raise ModelError(f"{path}: exported ONNX graph fails the checker: {str(exc).splitlines()[0]}") from exc
-    log.info("exported %s (%s, opset %d)", path, how, ONNX_OPSET)
-    return path
+    return export_checked(net, example, path, (INPUT_NAME,), (OUTPUT_NAME,), axes, ONNX_OPSET)
 
 
 class EdgeNet:

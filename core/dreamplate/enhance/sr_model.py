@@ -108,25 +108,18 @@ def ensure_onnx(entry: PinnedWeights, fp16: bool = False) -> Path:
             f"{path}: not exported yet and torch is not installed to export it; run install/setup.sh "
             f"(or: pip install torch, then dreamplate models pull {entry.name})"
         ) from None
-    import onnx
+    from dreamplate.runtime.onnx import export_checked, to_fp16
 
-    from dreamplate.io.atomic import atomic_path
-    from dreamplate.runtime.onnx import export_graph, to_fp16
+    def half(model_path: Path) -> None:
+        import onnx
+
+        onnx.save(to_fp16(onnx.load(str(model_path)), ()), str(model_path))
 
     log.info("%s: converting to ONNX once (cached at %s)", entry.name, path)
     net = load_torch_net(entry)
     example = (torch.rand((1, 3, 40, 56), generator=torch.Generator().manual_seed(0)),)
     axes = {"image": {0: "batch", 2: "height", 3: "width"}, "upscaled": {0: "batch", 2: "height4", 3: "width4"}}
-    with atomic_path(path) as tmp_path:
-        how = export_graph(net, example, tmp_path, ("image",), ("upscaled",), axes, ONNX_OPSET)
-        if fp16:
-            onnx.save(to_fp16(onnx.load(str(tmp_path)), ()), str(tmp_path))
-        try:
-            onnx.checker.check_model(str(tmp_path), full_check=True)
-        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-            raise ModelError(f"{path}: exported ONNX graph fails the checker: {str(exc).splitlines()[0]}") from exc
-    log.info("exported %s (%s, opset %d%s)", path, how, ONNX_OPSET, ", fp16" if fp16 else "")
-    return path
+    return export_checked(net, example, path, ("image",), ("upscaled",), axes, ONNX_OPSET, half if fp16 else None)
 
 
 # --- running the network -------------------------------------------------------------------------------------------

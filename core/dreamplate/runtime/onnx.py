@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,22 +58,38 @@ def export_onnx(net: torch.nn.Module, path: Path, opset: int = 17, fp16: bool = 
     providers), keeping `FP32_OPS` and the warp in fp32. The file is checked with `onnx.checker` before it
     replaces `path`. Returns `path`; raises ModelError when the exporter or the checker fails.
     """
-    import onnx
-
-    path = Path(path)
     multiple = int(getattr(net, "pad_multiple", 64))
     # Non-square and not a power of two, so no size can be mistaken for another and baked into the graph.
     example = _example_inputs(height=2 * multiple, width=3 * multiple)
-    net = net.eval()
+    convert = _convert_fp16 if fp16 else None
+    return export_checked(net, example, path, INPUT_NAMES, OUTPUT_NAMES, _DYNAMIC_AXES, opset, convert)
+
+
+def export_checked(
+    net: torch.nn.Module,
+    example: tuple,
+    path: Path,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    opset: int,
+    convert: Callable[[Path], None] | None = None,
+) -> Path:
+    """Export `net` to ONNX at `path` atomically: `export_graph`, then `convert(file)` in place (an fp16 pass) when
+    given, then `onnx.checker`; nothing replaces `path` unless all pass. ModelError when the exporter or checker fails.
+    """
+    import onnx
+
+    path = Path(path)
     with atomic_path(path) as tmp_path:
-        how = export_graph(net, example, tmp_path, INPUT_NAMES, OUTPUT_NAMES, _DYNAMIC_AXES, opset)
-        if fp16:
-            _convert_fp16(tmp_path)
+        how = export_graph(net.eval(), example, tmp_path, tuple(input_names), tuple(output_names), dynamic_axes, opset)
+        if convert is not None:
+            convert(tmp_path)
         try:
             onnx.checker.check_model(str(tmp_path), full_check=True)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
             raise ModelError(f"{path}: exported ONNX graph fails the checker: {str(exc).splitlines()[0]}") from exc
-    log.info("exported %s (%s, opset %d%s)", path, how, opset, ", fp16" if fp16 else "")
+    log.info("exported %s (%s, opset %d%s)", path, how, opset, ", converted" if convert else "")
     return path
 
 
