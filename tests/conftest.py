@@ -31,40 +31,37 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-@pytest.fixture
-def rife_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The installed model store holding the pinned RIFE weights; fails (never skips) when they are missing."""
+def _installed_store(monkeypatch: pytest.MonkeyPatch, names: list[str], what: str) -> list[Path]:
+    """Point the model store at the installed one; fail (never skip) when any of `names` is not installed there."""
     import os
 
     monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
-    missing = [name for name, entry in PINNED.items() if entry.operation == "interpolate" and not find_weights(entry)]
+    missing = [name for name in names if find_weights(PINNED[name]) is None]
     if missing:
-        pytest.fail(f"RIFE weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
+        pytest.fail(f"{what} {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
     return INSTALLED_MODEL_DIRS
+
+
+def _pins_of(operation: str) -> list[str]:
+    return [name for name, entry in PINNED.items() if entry.operation == operation]
+
+
+@pytest.fixture
+def rife_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The installed model store holding the pinned RIFE weights."""
+    return _installed_store(monkeypatch, _pins_of("interpolate"), "RIFE weights")
 
 
 @pytest.fixture
 def analysis_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The installed model store holding the U2-Netp and HED weights; fails (never skips) when they are missing."""
-    import os
-
-    monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
-    missing = [name for name in ("u2netp", "hed-bsds500") if find_weights(PINNED[name]) is None]
-    if missing:
-        pytest.fail(f"weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
-    return INSTALLED_MODEL_DIRS
+    """The installed model store holding the U2-Netp and HED weights."""
+    return _installed_store(monkeypatch, ["u2netp", "hed-bsds500"], "weights")
 
 
 @pytest.fixture
 def upscale_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The installed model store holding the Real-ESRGAN weights; fails (never skips) when they are missing."""
-    import os
-
-    monkeypatch.setenv(MODEL_DIR_ENV, os.pathsep.join(str(d) for d in INSTALLED_MODEL_DIRS))
-    missing = [name for name, entry in PINNED.items() if entry.operation == "upscale" and not find_weights(entry)]
-    if missing:
-        pytest.fail(f"weights {', '.join(missing)} not installed in {INSTALLED_MODEL_DIRS}: run install/setup.sh")
-    return INSTALLED_MODEL_DIRS
+    """The installed model store holding the Real-ESRGAN weights."""
+    return _installed_store(monkeypatch, _pins_of("upscale"), "weights")
 
 
 @pytest.fixture(scope="session")
