@@ -13,6 +13,10 @@ steps // 4, same frames: what `--draft` renders) side by side with their ratio. 
 pipelines' defaults (Wan 5.0, LTX 3.0: classifier-free guidance, two transformer passes per step).
 A real build writes the full UMT5-XXL / T5-XXL text encoders: about 14 GB of disk and RAM per kind.
 
+`--op animate|generate|reframe|paths` times the call that operation makes instead of relight's (see OP_PURPOSE;
+kinds that cannot serve it are skipped): a row per operation, full next to draft, e.g.
+    .venv/bin/python benchmarks/bench_gen.py --op animate --kinds wan-vace ltx --runtime torch
+
 `--runtime torch onnx` (the default: both) times torch eager and ONNX Runtime in the same run, one row per runtime
 and provider, then their ratio (torch / onnx: above 1 means ONNX Runtime is faster). ONNX rows use the export
 `dreamplate models export` makes (fp32 on the CPU, fp16 on CUDA; made here once when missing, its time shown apart)
@@ -59,6 +63,16 @@ KINDS = ("wan-t2v", "wan-vace", "ltx")
 RUNTIMES = ("torch", "onnx")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 PURPOSE = {"wan-t2v": "v2v", "wan-vace": "control", "ltx": "v2v"}
+OPS = ("relight", "animate", "generate", "reframe", "paths")
+"""`--op`: the call each operation makes (relight: the purposes above; animate: i2v, the still as frame 0; generate:
+t2v, no input; reframe: VACE's inpainting mask over a new band, else v2v; paths: VACE's layout control video)."""
+OP_PURPOSE = {
+    "animate": {"wan-vace": "i2v", "ltx": "i2v"},
+    "generate": {"wan-t2v": "t2v", "wan-vace": "t2v", "ltx": "t2v"},
+    "reframe": {"wan-t2v": "v2v", "wan-vace": "control", "ltx": "v2v"},
+    "paths": {"wan-vace": "control"},
+}
+"""The kinds each operation runs on (animate needs a first-frame input, paths a control video) and their purpose."""
 NATIVE = {"wan": ((832, 480), 81), "ltx": ((768, 512), 121)}  # the published checkpoints' training size and window
 TINY = ((32, 32), 9)
 GUIDANCE = {"wan": 5.0, "ltx": 3.0}  # the diffusers pipelines' defaults
@@ -128,7 +142,14 @@ def _compression(pipe: Any, family: str) -> tuple[int, int, int]:
     return spatial, pipe.vae_temporal_compression_ratio, max(32, spatial)
 
 
-def make_plan(kind: str, size: str, resolution: tuple[int, int] | None, frames: int | None, steps: int) -> Plan:
+def purpose_of(kind: str, op: str) -> str | None:
+    """The purpose `op` loads `kind` for, or None when `kind` cannot serve it (LTX and Wan T2V draw no paths)."""
+    return PURPOSE[kind] if op == "relight" else OP_PURPOSE[op].get(kind)
+
+
+def make_plan(
+    kind: str, size: str, resolution: tuple[int, int] | None, frames: int | None, steps: int, op: str = "relight"
+) -> Plan:
     """The full, draft and warm-up settings of `kind`, checked against what its pipeline accepts."""
     family = kind.split("-")[0]
     pipe = meta_pipeline(kind, size)
@@ -163,9 +184,9 @@ def make_plan(kind: str, size: str, resolution: tuple[int, int] | None, frames: 
     return Plan(
         kind=kind,
         family=family,
-        purpose=PURPOSE[kind],
+        purpose=purpose_of(kind, op) or "",
         checkpoint_class=type(pipe).__name__,
-        pipeline_class=PIPELINE_FOR[(family, type(pipe).__name__)][PURPOSE[kind]],
+        pipeline_class=PIPELINE_FOR[(family, type(pipe).__name__)][purpose_of(kind, op) or ""],
         params=params,
         spatial_multiple=multiple,
         temporal_multiple=temporal,
@@ -332,8 +353,9 @@ def read_peak(cuda: bool) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def call_inputs(kind: str, setting: Setting, strength: float, guidance: float) -> dict[str, Any]:
-    """The keyword arguments of one pipeline call for `kind` at `setting`: a noise plate of `frames` frames."""
+def call_inputs(kind: str, setting: Setting, strength: float, guidance: float, op: str = "relight") -> dict[str, Any]:
+    """The keyword arguments of one pipeline call for `kind` at `setting` as `op` makes it: a noise plate of `frames`
+    frames (relight, reframe, paths), its first frame as the still (animate), or nothing but the prompt (generate)."""
     import numpy as np
     from PIL import Image
 
@@ -350,6 +372,26 @@ def call_inputs(kind: str, setting: Setting, strength: float, guidance: float) -
         "generator": make_generator(0),
         "output_type": "np",
     }
+    if op == "generate":
+        return {"num_frames": setting.frames, **common}
+    if op in ("animate", "reframe", "paths") and kind == "wan-vace":
+        size = (setting.width, setting.height)
+        keep, make = Image.new("L", size, 0), Image.new("L", size, 255)
+        if op == "animate":  # the still as control frame 0 (kept), the rest made
+            video, mask = [video[0]] * setting.frames, [keep] + [make] * (setting.frames - 1)
+        elif op == "paths":  # the layout video: frame 0 kept, the rest made following it
+            mask = [keep] + [make] * (setting.frames - 1)
+        else:  # reframe: a new band (the top and bottom quarters) outpainted, grey in the control video
+            band = np.zeros((setting.height, setting.width), np.uint8)
+            band[: setting.height // 4], band[-(setting.height // 4) :] = 255, 255
+            mask = [Image.fromarray(band)] * setting.frames
+            video = [Image.fromarray(np.where(band[..., None] > 0, np.uint8(128), np.asarray(v))) for v in video]
+        return {"video": video, "mask": mask, "num_frames": setting.frames, **common}
+    if op == "animate":  # LTX: an image condition at frame 0
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        still = LTXVideoCondition(image=video[0], frame_index=0, strength=1.0)
+        return {"conditions": [still], "num_frames": setting.frames, **common}
     if kind == "wan-t2v":
         return {"video": video, "strength": strength, **common}
     if kind == "wan-vace":
@@ -397,7 +439,7 @@ def best_of(pipe: Any, kind: str, setting: Setting, args: argparse.Namespace, cu
     """The fastest of `--repeats` calls at `setting` (its peak memory is the largest seen)."""
     guidance = args.guidance if args.guidance is not None else GUIDANCE[kind.split("-")[0]]
     runs = [
-        timed_call(pipe, call_inputs(kind, setting, args.strength, guidance), setting.frames, cuda)
+        timed_call(pipe, call_inputs(kind, setting, args.strength, guidance, args.op), setting.frames, cuda)
         for _ in range(args.repeats)
     ]
     best = dict(min(runs, key=lambda r: r["call_s"]))
@@ -627,6 +669,7 @@ def main() -> None:
         "$DREAMPLATE_MODELS folder, else ~/.cache/dreamplate/models/random)",
     )
     parser.add_argument("--offload", choices=OFFLOAD_MODES, default="auto")
+    parser.add_argument("--op", choices=OPS, default="relight", help="the operation whose model call is timed")
     parser.add_argument(
         "--runtime", nargs="+", choices=RUNTIMES, default=list(RUNTIMES), help="runtimes to time (default: both)"
     )
@@ -660,7 +703,10 @@ def main() -> None:
         resolution = (w, h)
     if not 0 < args.strength <= 1:
         parser.error(f"--strength: expected a value in (0, 1], got {args.strength}")
-    plans = [make_plan(kind, args.size, resolution, args.frames, args.steps) for kind in args.kinds]
+    kinds = [kind for kind in args.kinds if purpose_of(kind, args.op) is not None]
+    for kind in sorted(set(args.kinds) - set(kinds)):
+        print(f"{kind}: skipped, it cannot serve {args.op}")
+    plans = [make_plan(kind, args.size, resolution, args.frames, args.steps, args.op) for kind in kinds]
     for plan in plans:  # Wan v2v runs int(steps * strength) steps; zero would be an empty call
         if plan.kind == "wan-t2v" and int(plan.draft.steps * args.strength) < 1:
             parser.error(f"--strength {args.strength}: the draft's {plan.draft.steps} steps would run none")
@@ -689,7 +735,8 @@ def run(plans: list[Plan], args: argparse.Namespace) -> None:
     if args.size == "real" and not cuda:
         log.warning("real-size models on the CPU: expect hours per kind and tens of GB of RAM")
     header = (
-        f"bench_gen, {date.today()}, {BANNER}\n{args.size} models in {args.models_dir}; device {device_line}; "
+        f"bench_gen {args.op}, {date.today()}, {BANNER}\n"
+        f"{args.size} models in {args.models_dir}; device {device_line}; "
         f"offload {args.offload}; torch {torch.__version__}, diffusers {diffusers.__version__}; "
         f"strength {args.strength}; best of {args.repeats}; draft = half width and height, steps // 4; "
         f"runtimes {', '.join(args.runtime)}{onnx_version()}"

@@ -8,7 +8,8 @@ signal and the pixels, as the papers score) for each pinned model, with and with
 the `flow` method; the published RIFE HDv3 figures (34.83 dB middlebury_others, 34.73 dB ucf101) are the bar.
 Speed times one in-between (network + warp) at 960x540 and 2048x1080 on 2 threads, torch eager against ONNX Runtime
 in the same run. GPU providers are used where the installed onnxruntime offers them (see the printed provider).
-Needs the weights: `dreamplate models pull rife`.
+Needs the weights: `dreamplate models pull rife`. This times the networks alone; the default in-between (the net fused
+with the flow method, `interp/fusion.py`) is measured against each alone by `bench_retime_quality.py`.
 """
 
 import argparse

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import PyOpenColorIO as ocio
+
 from dreamplate.color.model_space import LogModelSpace, log_model_space
 
 log = logging.getLogger(__name__)

@@ -33,6 +33,8 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
         "analyse": ("dreamplate.analyse",),
         "enhance": ("dreamplate.enhance",),
     },
+    # The judge scores what the operations make (interp's flow, gen's mattes) and runs them for --candidates.
+    {"judge": ("dreamplate.judge",)},
     {"jobs": ("dreamplate.jobs",)},
     # info, doctor and demo are the `dreamplate info|doctor|demo` commands' bodies (they reach into io, color,
     # runtime and interp); queue_widget is the `dreamplate queue` window, also a Nuke pane.

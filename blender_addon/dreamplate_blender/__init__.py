@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import catalog, operators, panels, prefs
+from . import catalog, operators, panels, prefs, strokes
 
-classes = (prefs.DREAMPLATE_AP_preferences, *operators.classes, *panels.classes)
+classes = (prefs.DREAMPLATE_AP_preferences, *operators.classes, *panels.classes, *strokes.classes)
 
 
 def register() -> None:

@@ -36,6 +36,10 @@ from .settings import DescriptionError, check_description, model_names
 log = logging.getLogger(__name__)
 PACKAGE = __package__
 TICK_SECONDS = 0.25
+INSTALL_PER_TICK = 3
+"""Operators a timer tick registers: a description of many operations is installed over a few ticks, so no tick
+holds the interface for long (building and registering one operator takes a few milliseconds)."""
+INSTALL_TICK_SECONDS = 0.02
 WAIT_SECONDS = 60.0
 """Longest a background refresh waits (a local server may be starting: `connection.START_SECONDS`)."""
 
@@ -51,6 +55,8 @@ class Catalog:
     models: dict[str, list[str]] = field(default_factory=dict)
     classes: list[type] = field(default_factory=list)
     pending: dict[str, Any] | None = None
+    installing: list[dict[str, Any]] | None = None  # operations of `description` still to register; None: done
+    install_errors: list[str] = field(default_factory=list)
     generation: int = 0
     messages: queue.Queue = field(default_factory=queue.Queue)
     thread: threading.Thread | None = None
@@ -122,30 +128,46 @@ def write_cache(description: dict[str, Any], models: dict[str, Any] | None) -> N
 
 
 def install(description: dict[str, Any], source: str) -> None:
-    """Register one operator per operation of `description`, replacing those of the previous one."""
-    from .operators import build_operator
+    """Register one operator per operation of `description` at once, replacing those of the previous one."""
+    begin_install(description, source)
+    install_next(len(description["ops"]))
 
+
+def begin_install(description: dict[str, Any], source: str) -> None:
+    """Drop the previous description's operators; `install_next` registers the new ones."""
     uninstall()
     STATE.description, STATE.source = description, source
-    errors = []
-    for op in description["ops"]:
+    STATE.installing, STATE.install_errors = list(description["ops"]), []
+
+
+def install_next(count: int) -> None:
+    """Register up to `count` more operators of the description being installed; log once all are."""
+    from .operators import build_operator
+
+    if STATE.installing is None or STATE.description is None:
+        return
+    for op in STATE.installing[:count]:
         try:
             cls = build_operator(op)
             bpy.utils.register_class(cls)
         except (DescriptionError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # the server's data
-            errors.append(f"{op.get('name')}: {exc}")
+            STATE.install_errors.append(f"{op.get('name')}: {exc}")
             continue
         STATE.classes.append(cls)
-    if errors:
-        STATE.error = "operations not registered: " + "; ".join(errors)
+    del STATE.installing[:count]
+    if STATE.installing:
+        return
+    STATE.installing = None
+    if STATE.install_errors:
+        STATE.error = "operations not registered: " + "; ".join(STATE.install_errors)
         log.error("%s", STATE.error)
-    log.info("dreamplate operations %s registered from the %s", description["version"], source)
+    log.info("dreamplate operations %s registered from the %s", STATE.description["version"], STATE.source)
 
 
 def uninstall() -> None:
     for cls in reversed(STATE.classes):
         bpy.utils.unregister_class(cls)
-    STATE.classes = []
+    STATE.classes, STATE.installing = [], None
 
 
 def suggestions(kind: str, text: str) -> list[str]:
@@ -185,6 +207,7 @@ def refresh(wait: bool = False) -> None:
     if wait:
         STATE.thread.join(WAIT_SECONDS)
         tick()
+        install_next(len(STATE.installing or []))  # a background session has no later ticks
     elif not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=0.05, persistent=True)
 
@@ -218,13 +241,17 @@ def tick() -> float | None:
                 write_cache(description, models)
         else:
             STATE.pending = {"description": description, "models": models}
-    if STATE.pending is not None and not BOARD.following():
+    if STATE.pending is not None and STATE.installing is None and not BOARD.following():
         pending, STATE.pending = STATE.pending, None
         write_cache(pending["description"], pending["models"])
-        install(pending["description"], "server")
+        begin_install(pending["description"], "server")
+    if STATE.installing is not None:
+        install_next(INSTALL_PER_TICK)
         changed = True
     if changed:
         _redraw()
+    if STATE.installing is not None:
+        return INSTALL_TICK_SECONDS
     return TICK_SECONDS if STATE.fetching or STATE.pending is not None else None
 
 

@@ -225,7 +225,10 @@ class _JobOperator:
         if state != "done":
             self.report({"ERROR"}, job.get("error") or job.get("message") or f"job {self._watch.job_id} {state}")
             return {"CANCELLED"}
-        self.report({"INFO"}, self._finish(context, job))
+        from . import candidates  # a --candidates job: its contact sheet and a choice of candidate
+
+        shown = candidates.after_job(context, self.op, self._watch.spec, self._watch.label)
+        self.report({"INFO"}, self._finish(context, job) + shown)
         return {"FINISHED"}
 
 

@@ -41,6 +41,9 @@ def draw_server_status(layout: bpy.types.UILayout) -> None:
 
 def draw_jobs(layout: bpy.types.UILayout) -> None:
     """The jobs this session started: state and progress, with a cancel button while they run."""
+    from . import candidates
+
+    candidates.draw(layout)  # the latest --candidates job's contact sheet and candidates, when there is one
     box = layout.box()
     if not BOARD.entries:
         box.label(text="No jobs yet")

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import nuke
 
 from dreamplate.client import TERMINAL_STATES, Client, ClientError
-from dreamplate_nuke import legacy, mapping, nodes, prefs
+from dreamplate_nuke import candidates, legacy, mapping, nodes, prefs
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +422,9 @@ def apply_result(group: Any, job: Dict[str, Any], output: str) -> str:
     if reload is not None:
         reload.execute()
     group.node(nodes.SWITCH)["which"].setValue(1)
-    return "done: job {}, frames {}-{} ({})".format(job["id"], first, last, space or "colour space untagged")
+    shown = candidates.show(group, output)  # a --candidates render: its contact sheet and a choice of candidate
+    chosen = " candidate {} of {},".format(shown["chosen"], len(shown["candidates"])) if shown else ""
+    return "done: job {},{} frames {}-{} ({})".format(job["id"], chosen, first, last, space or "colour space untagged")
 
 
 def _set_colorspace(read: Any, frame_file: str) -> str:

@@ -46,6 +46,7 @@ def fill(description: Optional[Dict[str, Any]]) -> None:
             menu.addCommand("dreamplate " + mapping.node_kind(op), command,
                             icon=_shown["icons"].get(op["name"], DEFAULT_ICON), tooltip=op.get("summary", ""))
         menu.addSeparator()
+        menu.addCommand("Strokes from Roto", "import dreamplate_nuke.strokes; dreamplate_nuke.strokes.from_selection()")
         menu.addCommand("Job queue", "import dreamplate_nuke.panels; dreamplate_nuke.panels.open_queue_panel()",
                         icon=DEFAULT_ICON)
         menu.addCommand("Reload operations", "import dreamplate_nuke.toolbar; dreamplate_nuke.toolbar.refresh()")

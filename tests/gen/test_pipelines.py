@@ -93,7 +93,7 @@ def test_pipelines_stay_warm(tiny_ltx: Path) -> None:
 
 
 def test_refuses_a_purpose_the_model_cannot_serve(tiny_wan_t2v: Path, tiny_wan_i2v: Path) -> None:
-    with pytest.raises(ModelError, match=r"\(wan, WanPipeline\) cannot do 'control'; it can do: v2v"):
+    with pytest.raises(ModelError, match=r"\(wan, WanPipeline\) cannot do 'control'; it can do: t2v, v2v"):
         load_pipeline(resolve_model(str(tiny_wan_t2v)), "control", device="cpu")
     with pytest.raises(ModelError, match="cannot do 'v2v'; it can do: flf2v"):
         load_pipeline(resolve_model(str(tiny_wan_i2v)), "v2v", device="cpu")

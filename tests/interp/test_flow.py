@@ -264,3 +264,25 @@ def test_frames_smaller_than_the_estimator_needs_still_interpolate(shape: tuple[
     out = _interpolate(a, b, 0.5)
     assert out.shape == a.shape and np.isfinite(out).all()
     np.testing.assert_array_equal(_interpolate(a, a.copy(), 0.5), a)
+
+
+def test_flat_bright_square_moves_instead_of_cross_fading() -> None:
+    # Issue 19: DIS found the square's motion forward but not backward, the flows disagreed and the in-between was
+    # two half-bright squares (peak 25.1). Through the retimer's motion signal, as `--method flow` runs it.
+    from dreamplate.color.model_space import log_model_space
+    from dreamplate.interp.retime import MOTION_WHITE
+
+    model = log_model_space()
+    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
+
+    def frame(x: int) -> np.ndarray:
+        pixels = np.full((98, 130, 3), 0.18, np.float32)
+        pixels[41:57, x : x + 16] = 50.0
+        return pixels
+
+    a, b = frame(40), frame(64)
+    signals = [np.clip(model.encode(p), 0.0, white) / white for p in (a, b)]
+    out = interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5)[..., 0]
+    assert out.max() > 37.5, f"the square must move whole, not cross-fade (peak {out.max():.1f})"
+    rows, cols = np.nonzero(out > 25.0)
+    assert abs(rows.mean() - 48.5) <= 2.0 and abs(cols.mean() - 59.5) <= 2.0, (rows.mean(), cols.mean())

@@ -79,7 +79,7 @@ def test_with_no_cache_the_refresh_fetches_off_the_main_thread_and_the_menus_fol
 ) -> None:
     Path(ops_cache.cache_path()).unlink()
     thread = toolbar.install({})
-    assert sorted(_entries()) == ["Job queue", "Preferences...", "Reload operations"]
+    assert sorted(_entries()) == ["Job queue", "Preferences...", "Reload operations", "Strokes from Roto"]
     thread.join(30)
     nuke.pump()  # the menus are rebuilt on the main thread (the stub refuses menu edits from any other)
     assert [name for name in _entries() if name.startswith("dreamplate ")] == [

@@ -132,7 +132,7 @@ print(nukescripts.restorePanel({panels.PANEL_ID!r}).widget_instance.client.url)
     assert {"dreamplate Interpolate", "dreamplate Relight", "dreamplate SketchToShot", "dreamplate Keyframes"} <= set(
         kinds
     )
-    assert items == str(sorted([*kinds, "Job queue", "Reload operations", "Preferences..."]))
+    assert items == str(sorted([*kinds, "Strokes from Roto", "Job queue", "Reload operations", "Preferences..."]))
     assert registered == str([panels.PANEL_ID])
 
 

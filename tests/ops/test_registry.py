@@ -69,3 +69,14 @@ def test_map_paths_visits_every_path_field_by_kind_and_skips_words() -> None:
         "reference": "/mapped/r.exr",
     }
     assert sorted(seen) == ["inputs.0", "output", "reference"]  # the matte's "alpha" is a word, not a path
+
+
+def test_a_pair_default_of_a_text_setting_is_described_as_the_text_its_spec_parses() -> None:
+    # reframe's position defaulted to (0.5, 0.5): hosts got the list [0.5, 0.5] for a text knob and sent it back as
+    # a knob's text, so a fresh Nuke node did not start at the declared default.
+    from dreamplate.gen.create_spec import ReframeSpec
+
+    position = next(f for f in describe_op(OPS.get("reframe"))["fields"] if f["name"] == "position")
+    assert position["type"] == "text" and position["default"] == "0.5,0.5"
+    given = {"inputs": ["p.####.exr"], "output": "o.####.exr", "aspect": "9:16", "model": "m"}
+    assert ReframeSpec.model_validate({**given, "position": position["default"]}).position == (0.5, 0.5)

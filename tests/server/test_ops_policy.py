@@ -25,6 +25,11 @@ def _path_settings() -> list[tuple[str, str]]:
     return cases
 
 
+REQUIRED_CHOICES = {"reframe": {"aspect": "9:16"}, "extend": {"after": 24}}
+"""Settings an operation needs one of (reframe: --aspect or --size; extend: --after, --before or --seconds) that no
+declaration marks required."""
+
+
 def _valid_job(op_name: str, root: Path) -> dict:
     """A job of `op_name` whose every path lies inside `root` (the server accepts it)."""
     plate = str(root / "plate" / "plate.####.exr")
@@ -34,7 +39,12 @@ def _valid_job(op_name: str, root: Path) -> dict:
     wanted = {"prompt": "p", "model": str(root / "models" / "m")}
     names_a_model = kinds.get("model") in ("model", "learned_model")
     params = {k: v for k, v in wanted.items() if k in fields and (k != "model" or names_a_model)}
-    job = {"task": op_name, "inputs": [plate], "output": str(root / "out" / "o.####.exr"), "params": params}
+    params |= REQUIRED_CHOICES.get(op_name, {})
+    for f in describe_op(OPS.get(op_name))["fields"]:  # a required file setting (paths' --path) gets one in root
+        if f["required"] and f["kind"] in PATH_KINDS and f["name"] not in params:
+            params[f["name"]] = str(root / f"{f['name']}.json")
+    inputs = [plate] if OPS.get(op_name).roles else []  # generate takes none
+    job = {"task": op_name, "inputs": inputs, "output": str(root / "out" / "o.####.exr"), "params": params}
     if "keys" in fields:
         keys = {"1001": str(root / "a.exr"), "1010": str(root / "b.exr")}
         job.update(inputs=list(keys.values()), params={**params, "keys": keys})

@@ -131,7 +131,7 @@ def models_remove(name: Annotated[str, typer.Argument(help="A registered model n
 
 @models_app.command("init-random")
 def models_init_random(
-    kind: Annotated[str, typer.Argument(help="wan-t2v, wan-i2v, wan-vace or ltx.")],
+    kind: Annotated[str, typer.Argument(help="wan-t2v, wan-i2v, wan-vace, ltx, or clip / siglip (judge models).")],
     model_dir: Annotated[Path, typer.Argument(help="Where to write the model (created).")],
     size: Annotated[str, typer.Option(help="tiny (seconds on CPU) or real (published dims, for GPU timing).")] = "tiny",
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
@@ -140,10 +140,30 @@ def models_init_random(
     from dreamplate.gen.random_models import build_random_model
 
     try:
-        path = build_random_model(kind.split("-")[0], kind, model_dir, size=size, seed=seed)
+        if kind in ("clip", "siglip"):  # the judge's image-text models: tiny only
+            from dreamplate.judge.image_text import build_random_image_text_model
+
+            path = build_random_image_text_model(kind, model_dir, seed=seed)
+        else:
+            path = build_random_model(kind.split("-")[0], kind, model_dir, size=size, seed=seed)
     except DreamplateError as exc:
         fail(str(exc))
     out_console.print(f"{kind} ({size}, random weights): {path}", markup=False, highlight=False)
+
+
+@models_app.command("add-judge")
+def models_add_judge(
+    name: Annotated[str, typer.Argument(help="Name to use with --judge-model.")],
+    model_dir: Annotated[Path, typer.Argument(help="A CLIP or SigLIP folder in transformers layout (safetensors).")],
+) -> None:
+    """Register a local image-text model (CLIP, SigLIP) that scores prompt adherence for --candidates and judge."""
+    from dreamplate.judge.image_text import register_image_text_model
+
+    try:
+        info = register_image_text_model(name, model_dir)
+    except DreamplateError as exc:
+        fail(str(exc))
+    out_console.print(f"{name}: {info.kind} image-text model at {info.path}", markup=False, highlight=False)
 
 
 @models_app.command("export")

@@ -8,6 +8,7 @@ text (`--times 0.25,0.5`, `--size 832x480`) are parsed by the spec, exactly as a
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import typer
 from dreamplate.cli.common import app, fail, out_console, run_op, spec_or_fail
 from dreamplate.errors import DreamplateError
 from dreamplate.ops import OPS, Op
+from dreamplate.ops.fields import ui_hints
 from dreamplate.ops.registry import OpRegistry, describe_op, describe_ops
 
 _PYTHON_TYPES = {"boolean": bool, "integer": int, "number": float, "string": str, "choice": str, "text": str}
@@ -59,8 +61,10 @@ def op_command(op: Op, registry: OpRegistry = OPS) -> tuple[Any, str]:
         help_text = op.spec_class().model_fields["inputs"].description or "inputs"
         annotation = Annotated[list[str] if many else str, typer.Argument(help=_sentence(help_text))]
         parameters.append(_param(op.argument, annotation))
-    output_help = op.spec_class().model_fields["output"].description or "output"
-    parameters.append(_param("output", Annotated[str, typer.Option("--output", "-o", help=_sentence(output_help))]))
+    output_info = op.spec_class().model_fields["output"]
+    output_flags = _output_flags(op)
+    output_option = typer.Option(*output_flags, help=_sentence(output_info.description or "output"))
+    parameters.append(_param("output", Annotated[str, output_option]))
     for field in fields:
         name, spelled = field["name"], "--" + field.get("cli_name", field["name"]).replace("_", "-")
         flag = field.get("flag")
@@ -113,8 +117,17 @@ def run_from_cli(op: Op, inputs: list[str], output: str, settings: dict[str, Any
         spelled[field["name"]] = (field.get("flag") or {}).get("name") or "--" + field.get(
             "cli_name", field["name"]
         ).replace("_", "-")
+    spelled["output"] = _output_flags(op)[0]
+    from dreamplate.judge.candidates import run_operation  # numpy and OpenCV load when an operation runs
+
     spec = spec_or_fail(op.spec_class(), fields, spelled)
-    run_op(op.run_function(), spec, force)
+    run_op(functools.partial(run_operation, op), spec, force)
+
+
+def _output_flags(op: Op) -> tuple[str, ...]:
+    """`--output`/`-o`, or the output's own spelling where the declaration gives one (judge's `--json`)."""
+    name = ui_hints(op.spec_class().model_fields["output"]).get("cli_name")
+    return ("--" + name,) if name else ("--output", "-o")
 
 
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:

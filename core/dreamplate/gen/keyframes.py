@@ -6,7 +6,12 @@ Steps, in order (nothing is written before step 5, no model loads before step 3)
 3. resolve the model: "keyframes" (Wan VACE: keys in the control video, mask 0 on keys and 255 between; LTX-Video:
    one image condition per key) or, for exactly two keys, "flf2v" (Wan image-to-video with `last_image`);
 4. generate once: the shot is last - first + 1 frames; a count the model cannot take is padded at the end to the
-   next valid one (keyframes models) and the padding dropped;
+   next valid one (keyframes models) and the padding dropped. A shot longer than one window (`--window`) is made in
+   windows (`plan_chain`), one after another with one seed schedule: a window ends on the furthest key it reaches
+   and the next starts on that key (they share it); between keys further apart than a window, a window continues
+   from the last `overlap` frames of the one before. Every window is conditioned on the keys inside it and the
+   frames it shares with the window before (VACE frames + mask, LTX frame conditions). Wan FLF2V (two keys, one
+   first and one last frame) has nothing to share between windows and stays one call;
 5. write: each key frame is the key file itself (every channel, bit for bit), each in-between is the model's frame
    decoded against the nearer key's plate (`from_model`: highlights and detail come from that key).
 """
@@ -19,14 +24,16 @@ from typing import Any, Unpack
 
 import numpy as np
 
+from dreamplate.color.ocio import SpaceChoice
 from dreamplate.errors import InputError, ModelError
-from dreamplate.gen.model_run import prepare_model
+from dreamplate.gen.model_run import ModelRun, prepare_model
 from dreamplate.gen.pipeline_call import call_pipeline, to_pil
 from dreamplate.gen.plate import from_model, onto_plate, to_model
 from dreamplate.gen.settings import apply_draft
-from dreamplate.gen.sources import exr_outputs, plate_colour, read_plate, read_reference
+from dreamplate.gen.sources import PlateRun, PlateSequence, exr_outputs, plate_colour, read_plate, read_reference
 from dreamplate.gen.spec import KeyframesSpec
-from dreamplate.io.exr import window_size
+from dreamplate.gen.windows import plan_chain
+from dreamplate.io.exr import ExrImage, window_size
 from dreamplate.io.provenance import Provenance
 from dreamplate.ops.plate.frames import FrameRun
 from dreamplate.ops.plate.outputs import check_only_frames, check_outputs
@@ -78,6 +85,8 @@ def run_keyframes(spec: KeyframesSpec, **options: Unpack[RunOptions]) -> PlateRe
         raise ModelError(f"keyframes: {what} cannot do {need}; it can: {can}")
     model = prepare_model(spec, info, purpose, window_size(first_info.display_window))
     count = len(frames)
+    if count > model.settings.window and purpose == "keyframes":
+        return _run_windows(spec, options, model, keys, frames, wanted, writer, space, label, outputs)
     generated = count
     if not info.valid_frames(count):
         m = info.temporal_multiple
@@ -173,3 +182,42 @@ def _key_inputs(
         "video": [at.get(i, grey) for i in range(generated)],
         "mask": [keep if i in at else make for i in range(generated)],
     }
+
+
+def _run_windows(
+    spec: KeyframesSpec,
+    options: RunOptions,
+    model: ModelRun,
+    keys: dict[int, Path],
+    frames: list[int],
+    wanted: list[int],
+    writer: FrameWriter,
+    space: SpaceChoice,
+    label: str,
+    outputs: dict[int, Path],
+) -> PlateResult:
+    """Steps 4-5 for a shot longer than one window: the windows one after another, each frame written when made."""
+    from dreamplate.gen.extend import ChainShot, context_frames
+
+    first = frames[0]
+    context = context_frames(None, model, model.settings.window - 1, leading=True)
+    stops = [f - first for f in keys]
+    windows = plan_chain(len(frames), model.settings.window, context, model.info.temporal_multiple, stops)
+    log.info("keyframes: %d frames in %d windows sharing their keys (context %d)", len(frames), len(windows), context)
+    params = model.parameters(
+        spec, keys={str(f): str(p) for f, p in keys.items()}, purpose=model.purpose, context=context
+    )
+    params.pop("strength", None)
+    plate = PlateSequence(
+        "keys", list(keys), dict(keys), check_sources(keys, spec.part, spec.view, same_channels=False)[0]
+    )
+    run = PlateRun("keyframes", spec, options, plate, wanted, None, space, writer, label, outputs)
+    known = {f - first: p for f, p in keys.items()}
+    shot = ChainShot(run, model, frames, known, windows, params, known_method="key", ends=True)
+    plates = {f: read_plate(p, spec.part, spec.view) for f, p in keys.items()}
+
+    def under(index: int) -> tuple[ExrImage, np.ndarray]:
+        frame = first + index
+        return plates[min(keys, key=lambda k: (abs(k - frame), k))]
+
+    return shot.run("keyframes", under)

@@ -47,6 +47,12 @@ class ModelRun:
         """The overlapping windows a plate of `frames` frames runs in, at this run's window and overlap."""
         return plan_windows(frames, self.settings.window, self.settings.overlap, self.info.temporal_multiple)
 
+    def ran_windows(self, windows: list[Window]) -> dict[str, int]:
+        """The window and overlap that ran, for log and provenance: the first window's length and the smallest
+        overlap of neighbours (0 for one window), not the nominal settings (81 / 20 for a 9-frame Wan shot)."""
+        overlaps = [a.start + a.length - b.start for a, b in zip(windows, windows[1:], strict=False)]
+        return {"window": windows[0].length, "overlap": min(overlaps, default=0)}
+
     def parameters(self, spec: GenSpec, **extra: Any) -> dict[str, Any]:
         """The provenance parameters of this run's frames: the spec's settings and what the model side made of them."""
         return settings_parameters(

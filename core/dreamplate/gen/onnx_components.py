@@ -8,14 +8,15 @@ attributes the pipelines read (`config`, `dtype`, `device`, VAE compression rati
 
 Providers TensorRT > CUDA > CPU, as `dreamplate.runtime.onnx.open_session` picks them. On CUDA the sessions run with
 IO binding on torch CUDA tensors, so latents stay on the GPU between steps; that path only runs on a GPU machine.
-TensorRT builds fp16 engines, cached beside the export (`<graph>.trt/`), with one dynamic-shape profile spanning the
-draft (480x272) and full (832x480) resolutions. torch is imported at module import (the stand-ins are torch
-modules); onnxruntime and diffusers inside functions.
+TensorRT builds fp16 engines with a shape profile derived from each job (`trt_profile`: its size, aspect, window
+and guidance batch), cached beside the export by what they were built for (`<graph>.trt/<engine key>/`).
+torch is imported at module import (the stand-ins are torch modules); onnxruntime and diffusers inside functions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -29,31 +30,28 @@ from dreamplate.gen.rope import ltx_rope_tables, wan_rope_tables
 
 log = logging.getLogger(__name__)
 
-DRAFT_SIZE = (480, 272)
-FULL_SIZE = (832, 480)
-"""Pixel sizes (w, h) the TensorRT shape profile spans: dreamplate's draft and full renders."""
-PROFILE_FRAMES = {"wan": 81, "ltx": 121}
-"""Frames per call at full size (the families' windows); the draft profile uses 9."""
-PROFILE_TEXT_LEN = {"wan": 512, "ltx": 128}
-"""Prompt tokens the pipelines pad to (their `max_sequence_length` defaults)."""
-
-
 # --- sessions ----------------------------------------------------------------------------------------------------
 
 
 class _Graph:
     """One ONNX Runtime session: numpy feeds on CPU, IO binding on torch CUDA tensors on a GPU provider."""
 
-    def __init__(self, exported: ExportedModel, name: str, providers: tuple[str, ...] | None, trt: dict[str, str]):
+    def __init__(
+        self,
+        exported: ExportedModel,
+        name: str,
+        providers: tuple[str, ...] | None,
+        trt: dict[str, str],
+        engine_key: str = "",
+    ):
         from dreamplate.runtime.onnx import open_session
 
         path = exported.graphs[name]
         self.name = name
         self.inputs = exported.inputs(name)
         self.outputs = list(exported.manifest["graphs"][name]["outputs"])
-        self.session, self.provider, _ = open_session(
-            path, providers=providers, cache_dir=path.with_suffix(".trt"), trt_options=trt
-        )
+        cache_dir = path.with_suffix(".trt") / engine_key if engine_key else path.with_suffix(".trt")
+        self.session, self.provider, _ = open_session(path, providers=providers, cache_dir=cache_dir, trt_options=trt)
         self.on_gpu = self.provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
     def run(self, feeds: dict[str, torch.Tensor], device: torch.device) -> list[torch.Tensor]:
@@ -97,58 +95,64 @@ def _ortvalue_to_torch(value: Any, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(value.numpy()).to(device)
 
 
-def _trt_profile(exported: ExportedModel, graph: str) -> dict[str, str]:
-    """TensorRT shapes for the transformer: min batch 1 at the draft size, opt = max batch 2 (CFG) at the full size.
+BATCHLESS_INPUTS = frozenset({"control_hidden_states_scale"})
+"""Transformer inputs without a batch axis (VACE's per-layer scales)."""
+TRT_MAX_ELEMENTS = 2**31 - 1
+"""TensorRT indexes a tensor with 32-bit integers: no binding may hold more elements."""
 
-    VAE graphs get no explicit profile: TensorRT builds one from the shapes it first sees (cached per shape).
+
+def trt_profile(shapes: dict[str, tuple[int, ...]]) -> dict[str, str]:
+    """TensorRT shape-profile options for one job, from the transformer inputs' shapes as the job feeds them.
+
+    opt = max = the job's shapes (its size, aspect, window and the batch its guidance gives: LTX runs both CFG halves
+    in one batch of 2, Wan calls twice with 1); min = the same with batch 1, so a guidance-free call of the same shot
+    reuses the engine. A fixed profile spanning "draft to full" built no engine for a portrait frame, a size beyond
+    the full one or a window shorter than the draft's; one profile per job builds for any of them (minutes, once:
+    the engines are cached by `trt_engine_key`). ModelError, saying why and what to change, for shapes TensorRT
+    cannot take (a binding over `TRT_MAX_ELEMENTS`).
     """
-    if graph != "transformer":
-        return {}
-    family, attrs = exported.family, exported.vae_attrs
-    down = attrs.get("temperal_downsample", [False, True, True])
-    spatial = int(attrs.get("spatial_compression_ratio") or 2 ** len(down))
-    temporal = int(attrs.get("temporal_compression_ratio") or 2 ** sum(bool(d) for d in down))
-    cfg = exported.manifest["transformer_config"]
-    levels = {}
-    for level, (w, h), frames, batch in (("min", DRAFT_SIZE, 9, 1), ("opt", FULL_SIZE, PROFILE_FRAMES[family], 2)):
-        dims = _transformer_dims(family, cfg, batch, (frames - 1) // temporal + 1, h // spatial, w // spatial)
-        levels[level] = ",".join(
-            f"{name}:{'x'.join(str(d) for d in dims[name])}" for name in exported.inputs(graph) if name in dims
-        )
+    for name, shape in shapes.items():
+        elements = int(np.prod(shape)) if shape else 1
+        if elements > TRT_MAX_ELEMENTS:
+            raise ModelError(
+                f"TensorRT: transformer input {name} {'x'.join(map(str, shape))} has {elements:,} elements, over "
+                f"TensorRT's {TRT_MAX_ELEMENTS:,} per tensor; use a smaller --size or a shorter --window"
+            )
+
+    def spec(batch_one: bool) -> str:
+        parts = []
+        for name, shape in shapes.items():
+            dims = list(shape)
+            if batch_one and dims and name not in BATCHLESS_INPUTS:
+                dims[0] = 1
+            parts.append(f"{name}:{'x'.join(str(d) for d in dims)}")
+        return ",".join(parts)
+
     return {
-        "trt_profile_min_shapes": levels["min"],
-        "trt_profile_opt_shapes": levels["opt"],
-        "trt_profile_max_shapes": levels["opt"],
+        "trt_profile_min_shapes": spec(batch_one=True),
+        "trt_profile_opt_shapes": spec(batch_one=False),
+        "trt_profile_max_shapes": spec(batch_one=False),
     }
 
 
-def _transformer_dims(family: str, cfg: dict[str, Any], batch: int, f: int, h: int, w: int) -> dict[str, list[int]]:
-    """Input shapes of the transformer graph for latents B x C x f x h x w."""
-    text = PROFILE_TEXT_LEN[family]
-    if family == "wan":
-        pt, ph, pw = cfg["patch_size"]
-        tokens = (f // pt) * (h // ph) * (w // pw)
-        dims = {
-            "hidden_states": [batch, cfg["in_channels"], f, h, w],
-            "timestep": [batch],
-            "encoder_hidden_states": [batch, text, cfg["text_dim"]],
-            "rope_cos": [1, tokens, 1, cfg["attention_head_dim"]],
-            "rope_sin": [1, tokens, 1, cfg["attention_head_dim"]],
-        }
-        if cfg.get("vace_layers"):
-            dims["control_hidden_states"] = [batch, cfg["vace_in_channels"], f, h, w]
-            dims["control_hidden_states_scale"] = [len(cfg["vace_layers"])]
-        return dims
-    tokens = f * h * w
-    inner = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-    return {
-        "hidden_states": [batch, tokens, cfg["in_channels"]],
-        "encoder_hidden_states": [batch, text, cfg["caption_channels"]],
-        "timestep": [batch, tokens],
-        "encoder_attention_mask": [batch, text],
-        "rope_cos": [batch, tokens, inner],
-        "rope_sin": [batch, tokens, inner],
-    }
+def trt_engine_key(profile: dict[str, str]) -> str:
+    """The engine cache folder of one profile: the hidden states' shape to read, and a hash of the whole profile."""
+    import hashlib
+
+    opt = profile["trt_profile_opt_shapes"]
+    hidden = next((p.split(":", 1)[1] for p in opt.split(",") if p.startswith("hidden_states:")), "")
+    digest = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{hidden}-{digest}" if hidden else digest
+
+
+def _wants_tensorrt(providers: tuple[str, ...] | None) -> bool:
+    """Whether a session asked for `providers` would run on TensorRT (it is wanted first and installed)."""
+    import onnxruntime as ort
+
+    from dreamplate.runtime.onnx import PROVIDER_ORDER
+
+    wanted = [p for p in (providers or PROVIDER_ORDER) if p in ort.get_available_providers()]
+    return bool(wanted) and wanted[0] == "TensorrtExecutionProvider"
 
 
 # --- stand-ins ---------------------------------------------------------------------------------------------------
@@ -191,8 +195,26 @@ class OnnxTransformer(_OnnxModule):
     def __init__(self, exported: ExportedModel, providers: tuple[str, ...] | None = None) -> None:
         super().__init__(exported.manifest["transformer_config"])
         self.family = exported.family
-        self.graph = _Graph(exported, "transformer", providers, _trt_profile(exported, "transformer"))
-        self.provider = self.graph.provider
+        self.exported, self.providers = exported, providers
+        self.engines: dict[str, _Graph] = {}
+        """TensorRT: one session per job profile (`trt_profile`), opened on the first call of that shape."""
+        if _wants_tensorrt(providers):
+            self.graph: _Graph | None = None
+            self.provider = "TensorrtExecutionProvider"
+        else:
+            self.graph = _Graph(exported, "transformer", providers, {})
+            self.provider = self.graph.provider
+
+    def _graph_for(self, feeds: dict[str, torch.Tensor]) -> _Graph:
+        """The session for these feeds: the one session, or on TensorRT the engine built for this job's shapes."""
+        if self.graph is not None:
+            return self.graph
+        profile = trt_profile({name: tuple(value.shape) for name, value in feeds.items()})
+        key = trt_engine_key(profile)
+        if key not in self.engines:
+            log.info("TensorRT: transformer engine for %s (cached in %s)", profile["trt_profile_opt_shapes"], key)
+            self.engines[key] = _Graph(self.exported, "transformer", self.providers, profile, engine_key=key)
+        return self.engines[key]
 
     @contextlib.contextmanager
     def cache_context(self, name: str) -> Iterator[None]:
@@ -216,7 +238,7 @@ class OnnxTransformer(_OnnxModule):
                 "rope_sin": sin,
             }
             for name in ("encoder_hidden_states_image", "control_hidden_states", "control_hidden_states_scale"):
-                if name in self.graph.inputs:
+                if name in self.exported.inputs("transformer"):
                     value = kwargs.get(name)
                     if value is None and name == "control_hidden_states_scale":
                         value = torch.ones(len(self.config["vace_layers"]))
@@ -249,7 +271,8 @@ class OnnxTransformer(_OnnxModule):
                 "rope_cos": cos.expand(batch, -1, -1),
                 "rope_sin": sin.expand(batch, -1, -1),
             }
-        (sample,) = self.graph.run(feeds, device)
+        feeds = {name: feeds[name] for name in self.exported.inputs("transformer")}  # the graph's order
+        (sample,) = self._graph_for(feeds).run(feeds, device)
         sample = sample.to(hidden_states.dtype)
         if not return_dict:
             return (sample,)
@@ -261,8 +284,11 @@ class OnnxTransformer(_OnnxModule):
 class OnnxVae(_OnnxModule):
     """The VAE as ONNX Runtime sessions: `encode(x).latent_dist` and `decode(z).sample`, diffusers' semantics.
 
-    Runs whole clips (no tiling or slicing: `enable_tiling` and `enable_slicing` are accepted and do nothing, so full
-    resolution needs the memory of an untiled decode). Wan's causal VAE runs its chunk loop here (see onnx_export).
+    Tiling is diffusers' own: with `enable_tiling` (which `onnx_pipeline` calls, as `load_pipeline` does for torch)
+    frames larger than a tile run as overlapping spatial tiles of the export-time tile sizes, blended as the torch VAE
+    blends them. An untiled ONNX decode against a tiled torch one differs by the seams, and Wan's causal cache carries
+    them into every later frame (issue 21). Slicing (one batch item at a time) changes no value and is not done.
+    Wan's causal VAE runs its chunk loop here (see onnx_export).
     """
 
     def __init__(self, exported: ExportedModel, providers: tuple[str, ...] | None = None) -> None:
@@ -277,27 +303,42 @@ class OnnxVae(_OnnxModule):
             if name in attrs and self.family == "ltx":
                 setattr(self, name, torch.tensor(attrs[name], dtype=torch.float32))
         self.use_tiling = self.use_slicing = False
+        for name, value in attrs.get("tiling", {}).items():
+            setattr(self, name, int(value))
         names = [g for g in exported.graphs if g.startswith("vae_")]
         self.graphs = {g: _Graph(exported, g, providers, {}) for g in names}
         self.provider = next(iter(self.graphs.values())).provider
 
-    def enable_tiling(self, *args: Any, **kwargs: Any) -> None:
-        """Accepted for load_pipeline's sake; the ONNX VAE runs untiled."""
+    def enable_tiling(self, **sizes: int | None) -> None:
+        """Tile as the torch VAE does; `sizes` are diffusers' `tile_sample_min_height`, `..._stride_width` etc."""
+        for name, value in sizes.items():
+            if value is not None:
+                setattr(self, name, int(value))
+        self.use_tiling = True
+
+    def disable_tiling(self) -> None:
+        self.use_tiling = False
 
     def enable_slicing(self) -> None:
-        """Accepted for load_pipeline's sake; the ONNX VAE runs untiled."""
+        """Accepted for load_pipeline's sake: slicing changes memory, not values, and the graphs take any batch."""
 
     def encode(self, x: torch.Tensor, return_dict: bool = True) -> Any:
         """Pixels B x 3 x F x H x W in [-1, 1] -> AutoencoderKLOutput whose `latent_dist` is diffusers' Gaussian."""
         from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
         from diffusers.models.modeling_outputs import AutoencoderKLOutput
 
-        if self.family == "wan":
-            moments = self._wan_loop(
-                "encoder", x, [x[:, :, :1]] + [x[:, :, i : i + 4] for i in range(1, x.shape[2], 4)]
-            )
+        if self._tiles(x.shape, self.tile_sample_min_height, self.tile_sample_min_width):
+            s = self.spatial_compression_ratio
+            moments = self._tiled(
+                x, self._encode_whole, self.tile_sample_min_height, self.tile_sample_min_width,
+                self.tile_sample_stride_height, self.tile_sample_stride_width,
+                (self.tile_sample_min_height // s - self.tile_sample_stride_height // s,
+                 self.tile_sample_min_width // s - self.tile_sample_stride_width // s),
+                (self.tile_sample_stride_height // s, self.tile_sample_stride_width // s),
+                (x.shape[3] // s, x.shape[4] // s),
+            )  # fmt: skip
         else:
-            (moments,) = self.graphs["vae_encoder"].run({"sample": x}, x.device)
+            moments = self._encode_whole(x)
         dist = DiagonalGaussianDistribution(moments.to(x.dtype))
         return AutoencoderKLOutput(latent_dist=dist) if return_dict else (dist,)
 
@@ -305,17 +346,78 @@ class OnnxVae(_OnnxModule):
         """Latents B x C x f x h x w -> DecoderOutput with `sample` B x 3 x F x H x W (Wan: clamped to [-1, 1])."""
         from diffusers.models.autoencoders.vae import DecoderOutput
 
-        if self.family == "wan":
-            sample = self._wan_loop("decoder", z, [z[:, :, i : i + 1] for i in range(z.shape[2])])
+        s = self.spatial_compression_ratio
+        if self._tiles(z.shape, self.tile_sample_min_height // s, self.tile_sample_min_width // s):
+            sample = self._tiled(
+                z, lambda tile: self._decode_whole(tile, temb), self.tile_sample_min_height // s,
+                self.tile_sample_min_width // s, self.tile_sample_stride_height // s,
+                self.tile_sample_stride_width // s,
+                (self.tile_sample_min_height - self.tile_sample_stride_height,
+                 self.tile_sample_min_width - self.tile_sample_stride_width),
+                (self.tile_sample_stride_height, self.tile_sample_stride_width),
+                (z.shape[3] * s, z.shape[4] * s),
+            )  # fmt: skip
         else:
-            feeds = {"latents": z}
-            if "temb" in self.graphs["vae_decoder"].inputs:
-                if temb is None:
-                    raise ModelError("ONNX VAE: this LTX VAE is timestep-conditioned; decode needs temb")
-                feeds["temb"] = temb.reshape(-1).expand(z.shape[0])
-            (sample,) = self.graphs["vae_decoder"].run(feeds, z.device)
+            sample = self._decode_whole(z, temb)
+        if self.family == "wan":  # after the blend, as diffusers clamps (the graphs return the decoder's raw output)
+            sample = torch.clamp(sample, -1.0, 1.0)
         sample = sample.to(z.dtype)
         return DecoderOutput(sample=sample) if return_dict else (sample,)
+
+    def _tiles(self, shape: torch.Size, min_height: int, min_width: int) -> bool:
+        """Whether diffusers' VAE would tile an input of `shape` (B x C x F x H x W) with these tile sizes."""
+        return self.use_tiling and (shape[4] > min_width or shape[3] > min_height)
+
+    @staticmethod
+    def _tiled(
+        x: torch.Tensor,
+        run: Any,
+        tile_h: int,
+        tile_w: int,
+        stride_h: int,
+        stride_w: int,
+        blend: tuple[int, int],
+        keep: tuple[int, int],
+        out_size: tuple[int, int],
+    ) -> torch.Tensor:
+        """diffusers' `tiled_encode` / `tiled_decode` (Wan and LTX share the scheme): tiles of `tile_h` x `tile_w`
+        every `stride_h` / `stride_w` of the input, each run whole by `run`, blended with the tile above and on the
+        left over `blend` output pixels, cropped to `keep`, assembled and cropped to `out_size`."""
+        rows = [
+            [run(x[:, :, :, i : i + tile_h, j : j + tile_w]) for j in range(0, x.shape[4], stride_w)]
+            for i in range(0, x.shape[3], stride_h)
+        ]
+        assembled = []
+        for i, row in enumerate(rows):
+            kept = []
+            for j, tile in enumerate(row):
+                if i > 0:
+                    tile = _blend(rows[i - 1][j], tile, blend[0], dim=3)
+                if j > 0:
+                    tile = _blend(row[j - 1], tile, blend[1], dim=4)
+                row[j] = tile
+                kept.append(tile[:, :, :, : keep[0], : keep[1]])
+            assembled.append(torch.cat(kept, dim=4))
+        return torch.cat(assembled, dim=3)[:, :, :, : out_size[0], : out_size[1]]
+
+    def _encode_whole(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent moments of a whole (untiled) clip or tile."""
+        if self.family == "wan":
+            return self._wan_loop("encoder", x, [x[:, :, :1]] + [x[:, :, i : i + 4] for i in range(1, x.shape[2], 4)])
+        (moments,) = self.graphs["vae_encoder"].run({"sample": x}, x.device)
+        return moments
+
+    def _decode_whole(self, z: torch.Tensor, temb: torch.Tensor | None) -> torch.Tensor:
+        """The decoder's output for a whole (untiled) latent clip or tile, before any clamp."""
+        if self.family == "wan":
+            return self._wan_loop("decoder", z, [z[:, :, i : i + 1] for i in range(z.shape[2])])
+        feeds = {"latents": z}
+        if "temb" in self.graphs["vae_decoder"].inputs:
+            if temb is None:
+                raise ModelError("ONNX VAE: this LTX VAE is timestep-conditioned; decode needs temb")
+            feeds["temb"] = temb.reshape(-1).expand(z.shape[0])
+        (sample,) = self.graphs["vae_decoder"].run(feeds, z.device)
+        return sample
 
     def _wan_loop(self, part: str, x: torch.Tensor, chunks: list[torch.Tensor]) -> torch.Tensor:
         """diffusers' `_encode` / `_decode` loop over chunks, the cache passed from one graph call to the next."""
@@ -329,6 +431,20 @@ class OnnxVae(_OnnxModule):
             out, *caches = graph.run(feeds, x.device)
             outs.append(out)
         return torch.cat(outs, dim=2)
+
+
+def _blend(a: torch.Tensor, b: torch.Tensor, extent: int, dim: int) -> torch.Tensor:
+    """diffusers' `blend_v` (dim 3) / `blend_h` (dim 4): the first `extent` rows of `b` fade in from `a`'s last."""
+    extent = min(a.shape[dim], b.shape[dim], extent)
+    if extent <= 0:
+        return b
+    shape = [1] * b.dim()
+    shape[dim] = extent
+    weight = (torch.arange(extent, dtype=torch.float64) / extent).to(b.dtype).reshape(shape)
+    b = b.clone()
+    head = b.narrow(dim, 0, extent)
+    head.copy_(a.narrow(dim, a.shape[dim] - extent, extent) * (1 - weight) + head * weight)
+    return b
 
 
 def onnx_pipeline(pipe: Any, exported: ExportedModel, providers: tuple[str, ...] | None = None) -> Any:
@@ -345,6 +461,7 @@ def onnx_pipeline(pipe: Any, exported: ExportedModel, providers: tuple[str, ...]
         raise ModelError(f"ONNX export {exported.path} is of another transformer class than {tfm_class}")
     components["transformer"] = OnnxTransformer(exported, providers)
     components["vae"] = OnnxVae(exported, providers)
+    components["vae"].enable_tiling()  # as load_pipeline sets the torch VAE: the same tiles, the same seams
     swapped = type(pipe)(**components)
     swapped.set_progress_bar_config(disable=True)
     device = getattr(pipe, "_execution_device", None) or torch.device("cpu")

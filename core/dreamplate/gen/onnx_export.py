@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 """dreamplate's export layout version: bump it when graphs, names or inputs change, so old exports are redone."""
 SCHEMA = "dreamplate.onnx_export/1"
 MANIFEST_NAME = "manifest.json"
@@ -265,6 +265,8 @@ def _vae_attrs(info: ModelInfo, vae: Any) -> dict[str, Any]:
         value = getattr(vae, name, None) if info.family == "ltx" else None
         if value is not None and hasattr(value, "tolist"):
             attrs[name] = [float(v) for v in value.flatten().tolist()]
+    # diffusers' tile sizes (set in the VAE's __init__, not its config): OnnxVae tiles exactly as the torch VAE does.
+    attrs["tiling"] = {name: int(value) for name, value in vars(vae).items() if name.startswith("tile_sample_")}
     if info.family == "wan":
         attrs["encoder_caches"] = int(vae._cached_conv_counts["encoder"])
         attrs["decoder_caches"] = int(vae._cached_conv_counts["decoder"])
@@ -479,8 +481,9 @@ def _wan_chunk_class() -> type:
         """One chunk of Wan's causal VAE loop, caches in and out as tensors of 2 frames.
 
         Encoder: `quant_conv(encoder(x))` on 1 frame (first) or 4 frames (step): the latent moments of the chunk.
-        Decoder: `clamp(decoder(post_quant_conv(z)), -1, 1)` on one latent frame. Both 1x1x1 convs and the clamp
-        act frame by frame, so chunk by chunk equals diffusers' whole-clip `_encode` / `_decode`.
+        Decoder: `decoder(post_quant_conv(z))` on one latent frame, unclamped: diffusers clamps after blending the
+        tiles of a tiled decode, so `OnnxVae` clamps. The 1x1x1 convs act frame by frame, so chunk by chunk equals
+        diffusers' whole-clip `_encode` / `_decode`.
         """
 
         def __init__(self, vae: Any, part: str, n_caches: int, first: bool) -> None:
@@ -511,7 +514,7 @@ def _wan_chunk_class() -> type:
                 out = self.conv(self.net(x, feat_cache=feat_cache, feat_idx=feat_idx))
             else:
                 kwargs = {"first_chunk": True} if self.first else {}
-                out = torch.clamp(self.net(self.conv(x), feat_cache=feat_cache, feat_idx=feat_idx, **kwargs), -1, 1)
+                out = self.net(self.conv(x), feat_cache=feat_cache, feat_idx=feat_idx, **kwargs)
             # `_cached_conv_counts` counts every causal conv; only the first feat_idx[0] of them keep a cache.
             fixed = []
             for i, cache in enumerate(feat_cache[: feat_idx[0]]):
@@ -554,9 +557,8 @@ def _export_graph(
         else:
             _register_symbolics(opset)
             how = export_graph(module, example, raw, inputs, outputs, axes, opset, external_data=True)
-        model = onnx.load(str(raw))
-        if precision == "fp16":
-            model = to_fp16(model, FP32_OPS)
+        # From the file, never through an in-memory whole-graph pass: a real-size graph is over protobuf's 2 GiB.
+        model = to_fp16(raw, FP32_OPS) if precision == "fp16" else onnx.load(str(raw))
         staged = out_dir / f"_staged_{name}.onnx"
         _save_external(model, staged, f"_staged_{name}.onnx.data")
         del model

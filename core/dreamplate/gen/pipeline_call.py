@@ -58,6 +58,16 @@ def out_of_memory(exc: BaseException) -> bool:
     return False
 
 
+def denoising_steps(kwargs: dict[str, Any]) -> int:
+    """The steps a call runs: an img2img `strength` (Wan video-to-video) runs only the last int(steps x strength)
+    of `num_inference_steps`, as diffusers' `get_timesteps` does; the progress total counts those."""
+    steps = int(kwargs.get("num_inference_steps", 0))
+    strength = kwargs.get("strength")
+    if strength is not None and kwargs.get("video") is not None:
+        return min(int(steps * float(strength)), steps)
+    return steps
+
+
 def call_pipeline(
     pipe: Any,
     kwargs: dict[str, Any],
@@ -72,7 +82,7 @@ def call_pipeline(
     """
     import torch
 
-    steps = int(kwargs.get("num_inference_steps", 0))
+    steps = denoising_steps(kwargs)
     state = {"cancel": False}
 
     def step_end(p: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Purposes and the diffusers class that serves each (see `PIPELINE_FOR`): "v2v" (r
 WanVideoToVideoPipeline built from a T2V checkpoint's components; LTX LTXConditionPipeline with a video condition),
 "flf2v" (first/last frame: Wan WanImageToVideoPipeline with `last_image`; VACE with masks; LTX conditions at frame 0
 and the last frame), "control" (WanVACEPipeline: control video + masks), "keyframes" (LTX conditions at any frame;
-VACE with keyframes placed in the control video and masked). torch and diffusers are imported inside functions.
+VACE with keyframes placed in the control video and masked), "i2v" (a shot starting on a still: Wan
+image-to-video, VACE's first control frame, an LTX condition at frame 0) and "t2v" (from the prompt alone: WanPipeline,
+VACE without a control video, LTX without conditions). torch and diffusers are imported inside functions.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ OFFLOAD_MODES = ("auto", "none", "model", "sequential")
 
 # (family, checkpoint class) -> {purpose: diffusers class that serves it from the same components}
 PIPELINE_FOR: dict[tuple[str, str], dict[str, str]] = {
-    ("wan", "WanPipeline"): {"v2v": "WanVideoToVideoPipeline"},
-    ("wan", "WanVideoToVideoPipeline"): {"v2v": "WanVideoToVideoPipeline"},
-    ("wan", "WanImageToVideoPipeline"): {"flf2v": "WanImageToVideoPipeline"},
-    ("wan", "WanVACEPipeline"): {p: "WanVACEPipeline" for p in ("control", "flf2v", "keyframes")},
+    ("wan", "WanPipeline"): {"v2v": "WanVideoToVideoPipeline", "t2v": "WanPipeline"},
+    ("wan", "WanVideoToVideoPipeline"): {"v2v": "WanVideoToVideoPipeline", "t2v": "WanPipeline"},
+    ("wan", "WanImageToVideoPipeline"): {p: "WanImageToVideoPipeline" for p in ("flf2v", "i2v")},
+    ("wan", "WanVACEPipeline"): {p: "WanVACEPipeline" for p in ("control", "flf2v", "keyframes", "i2v", "t2v")},
 }
 for _cls in ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"):
-    PIPELINE_FOR[("ltx", _cls)] = {p: "LTXConditionPipeline" for p in ("v2v", "flf2v", "keyframes")}
+    PIPELINE_FOR[("ltx", _cls)] = {p: "LTXConditionPipeline" for p in ("v2v", "flf2v", "keyframes", "i2v", "t2v")}
 
 _HEADROOM = 1.2
 """Free VRAM must exceed the weights' size by this factor to keep the whole pipeline on the GPU ("auto")."""
@@ -128,10 +130,10 @@ def _load(info: ModelInfo, class_name: str, device: str, dtype: Any, offload: st
     import torch
 
     pipeline_cls = getattr(diffusers, class_name)
-    # Wan's VAE and CLIP image encoder are kept in fp32 on the GPU, as the Wan model cards do: bf16 there shows.
-    torch_dtype: Any = dtype
-    if info.family == "wan" and dtype != torch.float32:
-        torch_dtype = {"default": dtype, "vae": torch.float32, "image_encoder": torch.float32}
+    from dreamplate.gen.load_plan import component_dtypes
+
+    # Per-component dtypes (Wan's VAE in fp32 on the GPU, a big text encoder in bf16 on the CPU), memory checked.
+    torch_dtype = component_dtypes(info, device, dtype, without)
     log.info("loading %s from %s for %s on %s", class_name, info.path, device, str(dtype).removeprefix("torch."))
     kwargs: dict[str, Any] = {"local_files_only": True, "use_safetensors": True, "dtype": torch_dtype}
     kwargs |= dict.fromkeys(without)

@@ -5,7 +5,8 @@ classes, configs and directory layout as the published checkpoints, with random 
 tokenizer built here. `size="tiny"` runs in seconds on a CPU (2 layers, a few channels; 16-32 pixels, 9-17 frames);
 `size="real"` uses the published dimensions (Wan2.1 T2V/VACE 1.3B, Wan2.1 FLF2V 14B, LTX-Video 2B) for timing and
 memory measurements only: its output is noise. The text encoders of "real" builds are the full UMT5-XXL / T5-XXL
-encoders, so a real build needs tens of GB of RAM and disk; weights are written in bf16 to halve that.
+encoders, so a real build needs tens of GB of RAM and disk; weights are written in bf16 to halve that. Real builds
+carry a SentencePiece tokenizer (`sentencepiece_tokenizer`), as the published folders do.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def build_random_model(family: str, kind: str, dest: Path, size: str = "tiny", s
         torch.set_default_dtype(previous)
     dest.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(dest, safe_serialization=True)
+    if size == "real":  # the published layout keeps the SentencePiece model beside tokenizer.json
+        (dest / "tokenizer" / "spiece.model").write_bytes(sentencepiece_model())
+    _readable_per_umask(dest)
     marker = {"kind": kind, "size": size, "seed": seed, "note": "random weights: output is noise"}
     (dest / RANDOM_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     log.info("random %s %s model written to %s", size, kind, dest)
@@ -182,6 +186,50 @@ def tiny_tokenizer() -> Any:
     )
 
 
+def sentencepiece_model() -> bytes:
+    """A SentencePiece unigram model (`spiece.model` bytes) trained here on `_WORDS_TEXT`, with T5's and UMT5's
+    special ids (pad 0, eos 1, unk 2, no bos). Offline and deterministic, well under a second."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentences = [" ".join(_WORDS[i:] + _WORDS[:i]) for i in range(len(_WORDS))]
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=160, model_type="unigram",
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, hard_vocab_limit=False, num_threads=1, minloglevel=2,
+    )  # fmt: skip
+    return model.getvalue()
+
+
+def sentencepiece_tokenizer() -> Any:
+    """The T5 tokenizer of the real-size builds: converted from `sentencepiece_model()` through sentencepiece, as a
+    published folder's `spiece.model` is, so the real builds tokenise prompts the way the published models do and
+    not with the tiny word-level tokenizer."""
+    import tempfile
+
+    from transformers import T5Tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "spiece.model").write_bytes(sentencepiece_model())
+        return T5Tokenizer.from_pretrained(tmp, extra_ids=0, legacy=False, model_max_length=512)
+
+
+def _readable_per_umask(folder: Path) -> None:
+    """Give every file under `folder` the mode a new file gets (0666 less the umask), as any other file written.
+
+    The weights are written through temporary files (mode 0600), which a render server running as another user
+    cannot read.
+    """
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
 def _check(kind: str, size: str) -> None:
     if kind not in KINDS:
         raise ModelError(f"random model: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -194,7 +242,7 @@ def _instantiate(kind: str, configs: dict[str, dict[str, Any]], seed: int) -> An
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    tokenizer = tiny_tokenizer()
+    tokenizer = tiny_tokenizer() if configs["text_encoder"]["vocab_size"] == 0 else sentencepiece_tokenizer()
     text_cfg = dict(configs["text_encoder"])
     if not text_cfg["vocab_size"]:
         text_cfg["vocab_size"] = len(tokenizer)

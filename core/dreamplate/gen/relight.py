@@ -66,19 +66,20 @@ def run_relight(spec: RelightSpec, **options: Unpack[RunOptions]) -> PlateResult
 
     # 4. Windows.
     windows = model.windows(len(plate.frames))
+    ran = model.ran_windows(windows)
     log.info(
         "relight: %d frames in %d windows of %d (overlap %d) at %dx%d, %d steps%s with %s (%s)",
         len(plate.frames),
         len(windows),
-        windows[0].length,
-        model.settings.overlap,
+        ran["window"],
+        ran["overlap"],
         *model.geometry.model_size,
         model.settings.steps,
         " (draft)" if spec.draft else "",
         model.pipeline_class,
         model.info.name or model.info.path,
     )
-    params = model.parameters(spec, window=model.settings.window, overlap=model.settings.overlap)
+    params = model.parameters(spec, **ran)
 
     def provenance(frame: int) -> Provenance:
         sources, source_frames = [str(plate.paths[frame])], [float(frame)]

@@ -45,6 +45,20 @@ SETTINGS = (
     "part",
     "view",
     "pixel_type",
+    # the shot operations' own (extend, loop, animate, generate, reframe, paths)
+    "after",
+    "before",
+    "seconds",
+    "at",
+    "context",
+    "anchor",
+    "bridge",
+    "first_frame",
+    "aspect",
+    "position",
+    "repaint",
+    "path",
+    "radius",
 )
 """Spec fields that decide the pixels: recorded in provenance, compared on resume, taken over by --from-draft."""
 FROM_DRAFT_SKIP = {"colorspace", "part", "view", "pixel_type"}
@@ -110,7 +124,8 @@ def apply_draft(spec: GenSpec, operation: str) -> GenSpec:
         if name in FROM_DRAFT_SKIP or name not in type(spec).model_fields or name in spec.model_fields_set:
             continue
         if name in recorded:
-            update[name] = tuple(recorded[name]) if name == "size" else recorded[name]
+            value = recorded[name]  # JSON holds a pair (size, aspect, position) as a list; the spec as a tuple
+            update[name] = tuple(value) if isinstance(value, list) else value
     overridden = sorted(n for n in spec.model_fields_set if n in recorded and recorded[n] != getattr(spec, n))
     if overridden:
         log.warning("--from-draft: %s given now override the draft's", ", ".join(overridden))

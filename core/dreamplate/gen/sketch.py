@@ -77,7 +77,7 @@ def run_sketch(spec: SketchSpec, **options: Unpack[RunOptions]) -> PlateResult:
     reference = None
     if spec.light_reference is not None:
         reference = read_reference(Path(spec.light_reference), model.geometry.model_size, model.space)
-    params = model.parameters(spec, purpose=purpose, window=model.settings.window, overlap=model.settings.overlap)
+    params = model.parameters(spec, purpose=purpose, **model.ran_windows(windows))
     strength = spec.strength if purpose == "v2v" else None
     if purpose == "control":
         params.pop("strength", None)  # VACE follows the control video; strength does not apply

@@ -25,6 +25,10 @@ MADE_MATTES = ("subject", "background")
 """`--mask` words for a matte made on the fly by the matte operation: the salient subject, or everything else."""
 DRAFT_STEPS_DIVISOR = 4
 """A draft runs max(2, steps // 4) denoising steps."""
+MAX_CANDIDATES = 16
+"""--candidates: at most this many drafts per round."""
+MAX_REFINE_ROUNDS = 2
+"""--refine: at most this many rounds after the first."""
 
 
 def parse_size(value: Any) -> tuple[int, int] | None:
@@ -77,6 +81,37 @@ class GenSpec(OpSpec):
         advanced=True,
     )
 
+    candidates: int = setting(
+        1,
+        ge=1,
+        le=MAX_CANDIDATES,
+        help="render this many drafts with different seeds, score them (contact sheet and report beside the "
+        "output), then render the best at full quality",
+    )
+    drafts_only: bool = setting(False, help="with --candidates: stop after the scored drafts")
+    pick: int | None = setting(
+        None, ge=1, help="with --candidates: render candidate K (1-based, as the report numbers them), not the best"
+    )
+    strength_spread: float = setting(
+        0.0, ge=0.0, le=1.0, help="with --candidates: strengths spread over strength +- this", advanced=True
+    )
+    guidance_spread: float = setting(
+        0.0, ge=0.0, le=50.0, help="with --candidates: guidance spread over guidance +- this", advanced=True
+    )
+    refine: int = setting(
+        1,
+        ge=0,
+        le=MAX_REFINE_ROUNDS,
+        help="with --candidates: more rounds of drafts, changed as the scores say, while the best fails a bound",
+        advanced=True,
+    )
+    judge_model: str | None = setting(
+        None,
+        help="image-text model (CLIP / SigLIP) scoring prompt adherence: a registered name or a folder "
+        "(default: the first registered; none: not scored)",
+        advanced=True,
+    )
+
     @field_validator("size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> tuple[int, int] | None:
@@ -86,6 +121,15 @@ class GenSpec(OpSpec):
     def _common(self) -> GenSpec:
         if self.draft and self.from_draft is not None:
             raise ValueError("give --draft or --from-draft, not both")
+        if self.candidates > 1 and self.from_draft is not None:
+            raise ValueError("give --candidates or --from-draft, not both")
+        if self.candidates == 1 and (self.drafts_only or self.pick is not None):
+            raise ValueError(f"--{'drafts-only' if self.drafts_only else 'pick'} needs --candidates 2 or more")
+        if self.pick is not None and self.pick > self.candidates * (self.refine + 1):
+            raise ValueError(
+                f"--pick: {self.candidates} candidates in at most {self.refine + 1} round(s) number "
+                f"1-{self.candidates * (self.refine + 1)}, got {self.pick}"
+            )
         if self.window is not None and self.overlap is not None and self.overlap >= self.window:
             raise ValueError(f"--overlap must be smaller than --window ({self.window}), got {self.overlap}")
         return self

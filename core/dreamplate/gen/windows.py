@@ -218,3 +218,45 @@ def _ramp(weights: np.ndarray, overlap_stop: int, overlap_start: int, rising: bo
     j = np.arange(length)
     rise = 0.5 - 0.5 * np.cos(math.pi * (j + 1) / (length + 1))
     weights[overlap_start:overlap_stop] *= rise if rising else 1.0 - rise
+
+
+def plan_chain(
+    n_frames: int, window: int, context: int, temporal_multiple: int, stops: Sequence[int] = ()
+) -> list[Window]:
+    """Windows generated one after another, each conditioned on frames of the window before it (or a key).
+
+    Shot indices are in generation order (frame 0 is where the known frames start). Window 0 starts at 0. A window
+    that reaches a `stops` index (a key) ends on the furthest one it reaches and the next starts on it: the two share
+    that key. One that reaches none is a full window, and the next starts `context` frames before its end, so it
+    continues from them. A window ending short of a valid length (a key, or the shot's end) is generated at the next
+    valid length and the frames past its end are dropped (`padded`). A shot that fits one window is one window,
+    exactly as `plan_windows` makes it. Deterministic; JobError for settings that cannot advance.
+    """
+    if n_frames < 1:
+        raise JobError(f"windows: need at least one frame, got {n_frames}")
+    if temporal_multiple < 1 or window < 1:
+        raise JobError(f"windows: window {window} and temporal multiple {temporal_multiple} must be 1 or more")
+    length = valid_length(window, temporal_multiple)
+    if not 1 <= context < length:
+        raise JobError(f"windows: context must be in [1, {length - 1}] for {length}-frame windows, got {context}")
+
+    def fitted(real: int) -> int:
+        return -(-(real - 1) // temporal_multiple) * temporal_multiple + 1
+
+    windows: list[Window] = []
+    start = 0
+    while True:
+        index = len(windows)
+        if n_frames - start <= length:
+            real = n_frames - start
+            windows.append(Window(index, start, fitted(real), fitted(real) - real))
+            return windows
+        reached = [s for s in stops if start < s < start + length]
+        if reached:
+            end = max(reached)
+            real = end - start + 1
+            windows.append(Window(index, start, fitted(real), fitted(real) - real))
+            start = end
+        else:
+            windows.append(Window(index, start, length))
+            start += length - context

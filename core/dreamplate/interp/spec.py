@@ -13,6 +13,10 @@ from pydantic import Field, field_validator, model_validator
 from dreamplate.ops.fields import FilePath, FramePattern, FrameRange, LearnedModelName, setting
 from dreamplate.ops.spec import OpSpec
 
+MAX_SHUTTER = 720.0
+"""Two output frames: past that the blur of one frame overlaps the next frame's twice over."""
+MAX_SHUTTER_SAMPLES = 256
+
 
 class InterpolateSpec(OpSpec):
     """One interpolation job: two frames and in-between times, or a sequence and a retime rule.
@@ -39,6 +43,14 @@ class InterpolateSpec(OpSpec):
         "auto", help="learned: working scale of the motion estimate", advanced=True
     )
     tta: bool = setting(False, help="learned: add mirrored and time-reversed passes (slower)", advanced=True)
+    fusion: bool = setting(
+        True,
+        help="learned: per pixel, take the flow method's motion where it matches the frames clearly better than the "
+        "network's (about 2x the time; off: the network alone, as plain RIFE)",
+        advanced=True,
+        flag="--no-fusion",
+        flag_value=False,
+    )
     factor: int | None = setting(None, ge=1, le=1000, help="sequence: N-1 in-betweens per gap (default 2)")
     times: list[float] | None = setting(None, help="two frames: times in [0, 1], e.g. 0.25,0.5,0.75")
     retime: FilePath | None = setting(
@@ -51,6 +63,28 @@ class InterpolateSpec(OpSpec):
         None, help="source frame range, e.g. 1001-1100; generative: the number of frames, keys included"
     )
     threads: int | None = setting(None, ge=1, le=256, help="worker threads (default: all cores)", advanced=True)
+    shutter: float = setting(
+        0.0,
+        ge=0.0,
+        le=MAX_SHUTTER,
+        help="motion blur: shutter angle in degrees of an output frame (180: open half the frame; 0: none)",
+    )
+    shutter_samples: int = setting(
+        8, ge=1, le=MAX_SHUTTER_SAMPLES, help="motion blur: sub-frames averaged per output frame", advanced=True
+    )
+    shutter_offset: Literal["centred", "start", "end"] = setting(
+        "centred",
+        help="motion blur: shutter open around the frame (centred), from it (start) or up to it (end)",
+        advanced=True,
+    )
+    vectors: bool = setting(
+        False, help="write the motion used as Nuke motion channels (forward.u/v, backward.u/v, pixels)"
+    )
+    matte: FramePattern | None = setting(
+        None,
+        help="sequence: foreground matte (its A, else its first channel); foreground and background are retimed "
+        "with their own motion and composited (Kronos's Matte input)",
+    )
 
     @field_validator("times", mode="before")
     @classmethod
@@ -97,8 +131,11 @@ class InterpolateSpec(OpSpec):
                 raise ValueError(f"--{rule} needs a sequence pattern as input, not two frames")
         if len(self.inputs) == 2 and self.frames is not None:
             raise ValueError("--frames needs a sequence pattern as input, not two frames")
+        if len(self.inputs) == 2 and self.matte is not None:
+            raise ValueError("--matte needs a sequence pattern as input, not two frames")
         if self.method == "flow":
             learned_only = [n for n in ("model", "tta") if getattr(self, n) not in (None, False)]
+            learned_only += [] if self.fusion else ["no-fusion"]
             if self.scale != "auto" or self.runtime != "onnx":
                 learned_only += ["scale" if self.scale != "auto" else "runtime"]
             if learned_only:

@@ -41,6 +41,26 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
+def squared_length(vectors: np.ndarray) -> np.ndarray:
+    """Squared length of H x W x 2 vectors (H x W); numpy's reduction over a 2-long axis is several times slower."""
+    return vectors[..., 0] * vectors[..., 0] + vectors[..., 1] * vectors[..., 1]
+
+
+def photo_cost(
+    signal_a: np.ndarray, to_a: np.ndarray | None, signal_b: np.ndarray, to_b: np.ndarray | None, window: int
+) -> np.ndarray:
+    """How badly a motion explains a pair: |A(x + to_a) - B(x + to_b)| summed over channels, box-averaged (H x W).
+
+    Signals are H x W x C (the [0, 1] motion signals); a displacement of None samples that frame at x itself.
+    """
+    warped_a = signal_a if to_a is None else remap(signal_a, to_a, nearest=False)
+    warped_b = signal_b if to_b is None else remap(signal_b, to_b, nearest=False)
+    diff = np.abs(warped_a - warped_b)
+    # Channel by channel: numpy's reduction over a short last axis is several times slower.
+    total = sum(diff[..., c] for c in range(diff.shape[2]))
+    return cv2.blur(total, (window, window))
+
+
 def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pixels bit-identical in both frames (every channel), with their 3x3 neighbours: bool H x W.
 

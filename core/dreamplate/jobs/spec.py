@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from dreamplate.errors import JobError
 from dreamplate.ops import OPS, Op
@@ -25,9 +35,18 @@ class JobSpec(BaseModel):
 
     schema_: Literal["dreamplate.job/1"] = Field("dreamplate.job/1", alias="schema")
     task: str = Field(validation_alias=AliasChoices("task", "op"), description="the operation (GET /v1/ops lists them)")
-    inputs: list[str] = Field(min_length=1, description="input files or frame patterns (shot.####.exr)")
+    inputs: list[str] = Field(description="input files or frame patterns (shot.####.exr); [] for generate")
     output: str = Field(description="output file or frame pattern")
     params: dict[str, Any] = Field(default_factory=dict, description="the task's own settings, as in its CLI")
+
+    @field_validator("inputs")
+    @classmethod
+    def _some_inputs(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """At least one input, except for an operation that takes none (generate declares no input roles)."""
+        task = info.data.get("task")
+        if value or (task in OPS and not OPS.get(task).roles):
+            return value
+        raise PydanticCustomError("too_short", "List should have at least 1 item after validation, not 0")
 
     @model_validator(mode="after")
     def _follow_route(self) -> JobSpec:
@@ -72,5 +91,6 @@ def run_task(
     only_frames: Collection[int] | None = None,
 ):
     """Run the job (or the chunk `only_frames` of it) in this process; finished frames on disk are skipped."""
-    run = job_op(job).run_function()
-    return run(task_spec(job), progress=progress, cancelled=cancelled, only_frames=only_frames)
+    from dreamplate.judge.candidates import run_operation  # drafts, judging and the winner with --candidates
+
+    return run_operation(job_op(job), task_spec(job), progress=progress, cancelled=cancelled, only_frames=only_frames)

@@ -100,3 +100,99 @@ OPS.register(
         roles=("plate",),
     )
 )
+OPS.register(
+    Op(
+        name="extend",
+        title="Extend",
+        summary="a plate continued after its last or before its first frame by a video model conditioned on its end",
+        spec="dreamplate.gen.extend_spec:ExtendSpec",
+        run="dreamplate.gen.extend:run_extend",
+        frames="dreamplate.gen.extend:extend_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)
+OPS.register(
+    Op(
+        name="loop",
+        title="Loop",
+        summary="a plate made to loop seamlessly by a generated bridge back to its first frame, or a still looped",
+        spec="dreamplate.gen.extend_spec:LoopSpec",
+        run="dreamplate.gen.loop:run_loop",
+        frames="dreamplate.gen.loop:loop_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)
+OPS.register(
+    Op(
+        name="judge",
+        title="Judge",
+        summary="rank candidate sequences against their plate: temporal stability, structure, adherence, prompt",
+        spec="dreamplate.judge.spec:JudgeSpec",
+        run="dreamplate.judge.run:run_judge",
+        frames="dreamplate.judge.run:judge_frames",
+        argument=None,
+        roles=("plate", "candidate A", "candidate B"),
+    )
+)
+OPS.register(
+    Op(
+        name="animate",
+        title="Animate",
+        summary="image to video: a still made into a shot, the still its first frame bit for bit (Wan I2V, VACE, LTX)",
+        spec="dreamplate.gen.create_spec:AnimateSpec",
+        run="dreamplate.gen.animate:run_animate",
+        frames="dreamplate.gen.animate:animate_frames",
+        argument="still",
+        roles=("still",),
+    )
+)
+OPS.register(
+    Op(
+        name="generate",
+        title="Generate",
+        summary="text to video: a plate from a prompt, decoded into a scene-linear colour space and tagged",
+        spec="dreamplate.gen.create_spec:GenerateSpec",
+        run="dreamplate.gen.generate:run_generate",
+        frames="dreamplate.gen.generate:generate_frames",
+        argument=None,
+        roles=(),
+    )
+)
+OPS.register(
+    Op(
+        name="reframe",
+        title="Reframe",
+        summary="a new aspect or size for a plate: its pixels kept where they land, the new area outpainted",
+        spec="dreamplate.gen.create_spec:ReframeSpec",
+        run="dreamplate.gen.reframe:run_reframe",
+        frames="dreamplate.gen.reframe:reframe_frames",
+        argument="plate",
+        roles=("plate",),
+    )
+)
+OPS.register(
+    Op(
+        name="paths",
+        title="Motion paths",
+        summary="strokes drawn on a still say which element moves where; a Wan VACE layout video makes the shot",
+        spec="dreamplate.gen.create_spec:PathsSpec",
+        run="dreamplate.gen.paths:run_paths",
+        frames="dreamplate.gen.paths:paths_frames",
+        argument="still",
+        roles=("still",),
+    )
+)
+OPS.register(
+    Op(
+        name="vectors",
+        title="Motion vectors",
+        summary="a plate written with Nuke motion channels (forward.u/v, backward.u/v) for VectorBlur and friends",
+        spec="dreamplate.interp.vectors:VectorsSpec",
+        run="dreamplate.interp.retime:run_vectors",
+        frames="dreamplate.interp.retime:vectors_frames",
+        argument="inputs",
+        roles=("plate",),
+    )
+)

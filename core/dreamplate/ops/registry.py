@@ -194,6 +194,9 @@ def describe_field(name: str, info: FieldInfo) -> dict[str, Any]:
     }
     if typing.get_origin(annotation) is Literal:
         described["choices"] = list(typing.get_args(annotation))
+    if described["type"] == "text" and isinstance(described["default"], list):
+        # A text setting is one the spec parses from text; a host shows and sends its default as that text.
+        described["default"] = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in described["default"])
     for item in info.metadata:
         if isinstance(item, annotated_types.Ge | annotated_types.Gt):
             described["minimum"] = getattr(item, "ge", getattr(item, "gt", None))

@@ -49,6 +49,21 @@ _FP32_SCOPE = "/warp"
 
 # --- export ------------------------------------------------------------------------------------------------------
 
+EXPORTER_LOGGERS = {"onnxscript": logging.WARNING, "onnx_ir": logging.WARNING, "torch.onnx": logging.ERROR}
+"""The ONNX libraries' loggers and the level they are capped at unless dreamplate logs at DEBUG (`-v`): their
+optimiser passes log every folded constant at INFO (about 4,200 lines for one video model), the exporter's registry a
+warning per missing torchvision op. Their own loggers are capped; the root logger is left as the CLI set it."""
+
+
+def quiet_exporter_logs() -> None:
+    """Cap `EXPORTER_LOGGERS` at their levels unless DEBUG logging is on (then they log as they like)."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    for name, level in EXPORTER_LOGGERS.items():
+        logger = logging.getLogger(name)
+        if logger.level < level:
+            logger.setLevel(level)
+
 
 def export_onnx(net: torch.nn.Module, path: Path, opset: int = 17, fp16: bool = False) -> Path:
     """Export a flow net (`forward(img0, img1, timestep) -> (flow, mask)`) to ONNX at `path`, atomically.
@@ -121,6 +136,7 @@ def export_graph(
     """
     import torch
 
+    quiet_exporter_logs()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated; tracer warnings are noise
@@ -156,6 +172,7 @@ def export_dynamo(
 
     import torch
 
+    quiet_exporter_logs()
     shapes: list[Any] = []
     for input_name in inputs:
         spec = {i: torch.export.Dim.AUTO for i in axes.get(input_name, {})}
@@ -175,6 +192,7 @@ def export_dynamo(
             dynamic_shapes=structure,
             opset_version=opset,
             external_data=external_data,
+            verbose=logging.getLogger().getEffectiveLevel() <= logging.DEBUG,  # its "[torch.onnx] ..." progress lines
         )
         program.save(str(out_path), external_data=external_data)
     except Exception as exc:  # the exporter raises many unrelated types; the message is what a user can act on
@@ -183,11 +201,17 @@ def export_dynamo(
 
 
 def to_fp16(model: Any, fp32_ops: Sequence[str], keep_nodes: Sequence[str] = ()) -> Any:
-    """The graph in fp16 inside, fp32 at its inputs and outputs, for `fp32_ops` and the nodes named in `keep_nodes`."""
+    """The graph in fp16 inside, fp32 at its inputs and outputs, for `fp32_ops` and the nodes named in `keep_nodes`.
+
+    `model` is a ModelProto or the path of a model saved with external data. Give the path for graphs that may
+    exceed 2 GiB: the converter then runs ONNX shape inference on the file (`infer_shapes_path`, which reads the
+    graph without its weights) instead of on the in-memory model, which protobuf cannot serialise above 2 GiB.
+    """
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    source = str(model) if isinstance(model, (str, Path)) else model
     half = convert_float_to_float16(
-        model, keep_io_types=True, op_block_list=list(fp32_ops), node_block_list=list(keep_nodes)
+        source, keep_io_types=True, op_block_list=list(fp32_ops), node_block_list=list(keep_nodes)
     )
     _sort_nodes(half.graph)
     return half

@@ -17,6 +17,8 @@ stub is strict (it raises) rather than kind. The pages, in short:
 - Scripts: `scriptSaveAs` writes a `.nk` (TCL node blocks, `addUserKnob`, the node stack) that `scriptOpen` reads
   back into nodes (nuke.scriptSave, nuke.scriptSaveAs, Nuke TCL reference).
 - Menus: `nuke.menu` raises RuntimeError without a GUI (nuke.menu).
+- Roto: a Roto/RotoPaint node's `curves` knob, its `rootLayer` tree of Layers, Shapes (ShapeControlPoints with a
+  `center`) and Strokes (AnimControlPoints), `getPosition(time)` -> CVec3 (Roto and RotoPaint guide, nuke.rotopaint).
 - Rendering: `execute(write, first, last)` writes real EXRs of the upstream pixels, with the Write's data type and
   compression; Read frames through `dreamplate.io.exr`, a Read's frame offset, `Grade` multiplies RGB by
   `multiply`, a Group's Input takes the Group's input, a Switch its `which` input, anything else its input 0.
@@ -547,6 +549,10 @@ def _class_knobs(cls):
             Boolean_Knob("create_directories"),
             Boolean_Knob("reading"),
         ]
+    if cls in ("Roto", "RotoPaint"):
+        # "When getting or setting shapes in the Roto or RotoPaint node, you need access to the node's curves knob"
+        # (Roto and RotoPaint, https://learn.foundry.com/nuke/developers/150/pythondevguide/rotopaint.html).
+        return [_CurveKnob("curves"), Format_Knob("format", value=_ROOT["format"].value())]
     if cls == "Switch":
         return [Int_Knob("which")]
     if cls == "Input":
@@ -1527,3 +1533,138 @@ def _user_knob(spec):
         if word.startswith("+") and word[1:] in by_name:
             knob.flags.add(by_name[word[1:]])
     return knob
+
+
+# --- Roto / RotoPaint: the curves knob and its paint elements (nuke.rotopaint) --------------------------------------
+# Only what the plugin reads: the element tree and control point positions. Each class follows its Foundry page;
+# animated positions (keys) are not modelled: a point has the constant position `setPosition` gives it, which
+# "is used when there are no keys" (AnimControlPoint).
+
+
+class _CVec3:
+    """curvelib.CVec3, "a 3-component vector" (x, y, z).
+    https://learn.foundry.com/nuke/developers/132/pythondevguide/_autosummary/nuke.curvelib.html"""
+
+    def __init__(self, x=0.0, y=0.0, z=0.0):
+        self.x, self.y, self.z = float(x), float(y), float(z)
+
+
+class _AnimControlPoint:
+    """curvelib.AnimControlPoint: `getPosition(time, view)` -> CVec3 "Get the position of this control point at a
+    particular time"; `setPosition` sets "the position used when there are no keys"; the view may be omitted.
+    https://learn.foundry.com/nuke/developers/140/pythondevguide/_autosummary/nuke.curvelib.AnimControlPoint.html"""
+
+    def __init__(self, *position):
+        self._position = _CVec3(*position) if position else _CVec3()
+
+    def setPosition(self, position, view="main"):
+        self._position = position if isinstance(position, _CVec3) else _CVec3(*position)
+
+    def getPosition(self, time, view="main"):
+        return _CVec3(self._position.x, self._position.y, self._position.z)
+
+
+class _ShapeControlPoint:
+    """rotopaint.ShapeControlPoint: "groups together a 'center' location, along with tangents and feather offsets";
+    the tangents and feather are offsets relative to the center.
+    https://learn.foundry.com/nuke/developers/160/pythondevguide/_autosummary/nuke.rotopaint.ShapeControlPoint.html"""
+
+    def __init__(self, *center):
+        self.center = _AnimControlPoint(*center)
+        self.leftTangent, self.rightTangent = _AnimControlPoint(), _AnimControlPoint()
+        self.featherCenter = _AnimControlPoint()
+        self.featherLeftTangent, self.featherRightTangent = _AnimControlPoint(), _AnimControlPoint()
+
+
+class _Element:
+    """rotopaint.Element: "the base class for the different types of elements"; `name`, "the name for this
+    element", may be set. Elements are made on a curves knob: `Shape(curveKnob, *points)` (Shape page)."""
+
+    def __init__(self, curve_knob):
+        if not isinstance(curve_knob, _CurveKnob):
+            raise TypeError("nuke stub: paint elements are made on a node's curves knob, Shape(node['curves'])")
+        self.name = ""
+
+
+class _Sequence(_Element):
+    """len() and array-style access to an element's members (Shape, Stroke), as their pages describe; a Layer
+    "is an iterator object that yields the members of that layer" (Roto and RotoPaint)."""
+
+    _item = None
+
+    def __init__(self, curve_knob, *points):
+        super().__init__(curve_knob)
+        self._items = []
+        for point in points:
+            self.append(point)
+
+    def append(self, item):
+        self._items.append(item if isinstance(item, self._item) else self._item(*item))
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, index):
+        return self._items[index]
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+
+class _Shape(_Sequence):
+    """rotopaint.Shape: "represented as a sequence of ShapeControlPoint objects" (len(), shape[0], shape[-1]).
+    https://learn.foundry.com/nuke/developers/160/pythondevguide/_autosummary/nuke.rotopaint.Shape.html"""
+
+    _item = _ShapeControlPoint
+
+
+class _Stroke(_Sequence):
+    """rotopaint.Stroke: "a paint stroke is represented as a sequence of AnimControlPoint objects"; `append` takes
+    an AnimControlPoint "or a sequence of 2, 3 or 4 floats".
+    https://learn.foundry.com/nuke/developers/122/pythonreference/_curveknob.Stroke-class.html"""
+
+    _item = _AnimControlPoint
+
+
+class _Layer(_Sequence):
+    """rotopaint.Layer: "used to group other elements in the paint tree"."""
+
+    def append(self, item):
+        self._items.append(item)
+
+
+class _CurveKnob(Knob):
+    """The curves knob, "the knob which holds the tree of paint elements (Layers, Shapes and Strokes)": its
+    `rootLayer`, and `toElement('Layer1/Brush1')` to reach an element by its path of names (Roto and RotoPaint).
+    https://learn.foundry.com/nuke/developers/132/pythondevguide/_autosummary/nuke.curveknob.html"""
+
+    def __init__(self, name, label=None):
+        super().__init__(name, label)
+        self.rootLayer = _Layer(self)
+        self.rootLayer.name = "Root"
+
+    def toElement(self, path):
+        element = self.rootLayer
+        for name in path.split("/"):
+            element = next((e for e in element if e.name == name), None)
+            if element is None:
+                raise ValueError(f"nuke stub: no element {path!r} in {self.name()}")
+        return element
+
+    def changed(self):
+        """ "It is advisable to call changed() on the 'curves' knob after making modifications" (AnimControlPoint)."""
+
+    def Class(self):
+        return "CurveKnob"
+
+
+import types as _types  # noqa: E402
+
+# `import nuke.rotopaint as rp`: "In here are the classes for Shape, Stroke, Layer, ShapeControlPoint,
+# AnimControlPoints, and many more" (Roto and RotoPaint).
+rotopaint = _types.ModuleType("nuke.rotopaint")
+rotopaint.Shape, rotopaint.Stroke, rotopaint.Layer, rotopaint.Element = _Shape, _Stroke, _Layer, _Element
+rotopaint.ShapeControlPoint, rotopaint.AnimControlPoint = _ShapeControlPoint, _AnimControlPoint
+rotopaint.CVec3 = _CVec3
+rotopaint.CurveKnob = _CurveKnob
+sys.modules["nuke.rotopaint"] = rotopaint

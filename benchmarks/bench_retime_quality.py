@@ -1,0 +1,206 @@
+"""Quality of the default in-between (RIFE HDv3 fused with the flow method) against each method alone, one run.
+
+    .venv/bin/python benchmarks/bench_retime_quality.py                  # shared sets + the CG ball, side by side
+    .venv/bin/python benchmarks/bench_retime_quality.py --no-sets        # the CG ball only
+    .venv/bin/python benchmarks/bench_retime_quality.py --no-sets --no-ball --speed --memory
+
+Shared sets (middlebury_others, ucf101): the sRGB frames serve as motion signal and pixels, as the papers score, PSNR
+and SSIM on 8 bits (benchmarks/common.py), seconds per in-between on 2 threads. The CG ball (issue 19's failing
+case, tests/ball.py): a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on
+the ball; every other frame is rebuilt from its neighbours (80 px apart) on the union of their windows, through the
+motion signal the retimer uses (log model space, white at MOTION_WHITE), and scored against the analytic frame:
+PSNR of the display encoding clip(x, 0, 1) ** (1 / 2.2) over that window. Ball variants: `r` is the radius as a
+share of the height, `spin` radians a frame. `--speed`: seconds per 960x540 in-between on 2 threads, the methods
+taking turns, best of `--repeats` (other work on the machine slows them alike). `--memory`: peak RSS of one 2K and one
+4K in-between of the default and of plain RIFE HDv3, each in a fresh process.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "core"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from ball import SIZE_2K, ball_pixels, ball_window  # noqa: E402
+from bench_learned import frame_pair, interleaved_best  # noqa: E402
+from common import DEFAULT_DATA, evaluate, triplets  # noqa: E402
+
+from dreamplate.color.model_space import log_model_space  # noqa: E402
+from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
+from dreamplate.interp.fusion import REFINE_ADVANTAGE, REFINE_ADVANTAGE_TTA, fuse  # noqa: E402
+from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
+from dreamplate.interp.rife import LearnedEstimator, interpolate_learned  # noqa: E402
+from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
+
+THREADS = 2
+Method = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""(motion signal A, B, pixels A, B) -> the in-between at t = 0.5."""
+
+
+def methods() -> dict[str, Method]:
+    """Each way of making the in-between that is compared: the default first, plain RIFE HDv3 as the bar."""
+    nets = {
+        name: LearnedEstimator(model, tta=tta, threads=THREADS)
+        for name, model, tta in (
+            ("hdv3", "rife-hdv3", False),
+            ("hdv3 tta", "rife-hdv3", True),
+            ("v4", "rife-v4", False),
+        )
+    }
+
+    def plain(net: str) -> Method:
+        return lambda sa, sb, a, b: interpolate_learned(nets[net].estimate(sa, sb, 0.5), a, b)
+
+    def fused(net: str) -> Method:
+        refine = REFINE_ADVANTAGE_TTA if nets[net].tta else REFINE_ADVANTAGE
+
+        def run(sa, sb, a, b):
+            pair = estimate_flow(sa, sb, threads=THREADS)
+            return interpolate_learned(fuse(nets[net].estimate(sa, sb, 0.5), pair, 0.5, refine), a, b)
+
+        return run
+
+    return {
+        "default (hdv3+flow)": fused("hdv3"),
+        "hdv3 tta + flow": fused("hdv3 tta"),
+        "v4 + flow": fused("v4"),
+        "rife-hdv3": plain("hdv3"),
+        "rife-hdv3 tta": plain("hdv3 tta"),
+        "rife-v4": plain("v4"),
+        "flow": lambda sa, sb, a, b: interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5),
+    }
+
+
+def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method]) -> None:
+    print(f"{'set':<20} {'method':<20} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8} {'vs rife-hdv3':>13}")
+    for set_name in sets:
+        data = list(triplets(data_dir, set_name))
+        scores = {label: evaluate(lambda a, b, m=m: m(a, b, a, b), data) for label, m in table.items()}
+        bar = scores["rife-hdv3"][0]
+        for label, (p, s, sec) in scores.items():
+            print(f"{set_name:<20} {label:<20} {p:8.2f} {s:7.4f} {sec:8.3f} {p - bar:+10.2f} dB")
+
+
+def _signal(pixels: np.ndarray) -> np.ndarray:
+    """The retimer's motion signal of scene-linear RGB: log model space, MOTION_WHITE at 1.0, clipped."""
+    model = log_model_space()
+    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
+    return np.clip(model.encode(pixels), 0.0, white) / white
+
+
+def _display(pixels: np.ndarray) -> np.ndarray:
+    return np.clip(pixels, 0.0, 1.0) ** (1.0 / 2.2)
+
+
+def ball_scores(method: Method, pairs: int, radius: float, spin: float) -> list[float]:
+    """PSNR of each rebuilt odd frame of the ball plate (its sources the even frames on either side)."""
+    scores = []
+    for index in range(pairs):
+        t0, t1 = 2.0 * index, 2.0 * index + 2.0
+        w0, w1 = ball_window(t0, SIZE_2K, radius), ball_window(t1, SIZE_2K, radius)
+        box = union_window(w0, w1)
+        a = place_on_window(ball_pixels(t0, SIZE_2K, w0, radius, spin), w0, box)
+        b = place_on_window(ball_pixels(t1, SIZE_2K, w1, radius, spin), w1, box)
+        out = method(_signal(a), _signal(b), a, b)
+        truth = ball_pixels(t0 + 1.0, SIZE_2K, box, radius, spin)
+        mse = float(np.mean((_display(out) - _display(truth)) ** 2))
+        scores.append(10.0 * np.log10(1.0 / mse))
+    return scores
+
+
+BALLS = ((0.11, 0.21), (0.11, 0.05), (0.15, 0.03), (0.08, 0.0), (0.03, 0.05))
+"""(radius / height, spin rad/frame): the issue's ball and variants where each method alone fails."""
+
+
+def balls(table: dict[str, Method], pairs: int) -> None:
+    print(f"\nCG ball, 2K, 40 px/frame, every other frame rebuilt ({pairs} frames each): PSNR dB mean (worst)")
+    print(f"{'method':<20} " + " ".join(f"{f'r{r} s{s}':>14}" for r, s in BALLS) + f" {'s/frame':>8}")
+    for label, method in table.items():
+        cells, seconds = [], 0.0
+        for radius, spin in BALLS:
+            start = time.perf_counter()
+            scores = ball_scores(method, pairs, radius, spin)
+            seconds += time.perf_counter() - start
+            cells.append(f"{np.mean(scores):7.2f} ({min(scores):5.2f})")
+        print(f"{label:<20} " + " ".join(f"{c:>14}" for c in cells) + f" {seconds / (pairs * len(BALLS)):8.3f}")
+
+
+SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "flow", "rife-v4", "v4 + flow")
+
+
+def speed(table: dict[str, Method], data_dir: Path, repeats: int) -> None:
+    a, b = frame_pair(960, 540, data_dir)
+    runs = [lambda x, y, m=table[label]: m(x, y, x, y) for label in SPEED_METHODS]
+    seconds = interleaved_best(runs, a, b, repeats)
+    bar = seconds[SPEED_METHODS.index("rife-hdv3")]
+    print(f"\nseconds per 960x540 in-between, {THREADS} threads, best of {repeats}, methods taking turns")
+    for label, sec in zip(SPEED_METHODS, seconds, strict=True):
+        print(f"{label:<20} {sec:8.3f} s   {sec / bar:5.2f}x rife-hdv3")
+
+
+_CHILD = """
+import json, re, sys
+sys.path.insert(0, 'benchmarks'); sys.path.insert(0, 'core'); sys.path.insert(0, 'tests')
+from pathlib import Path
+from bench_retime_quality import frame_pair, methods
+hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))
+width, height, label = int(sys.argv[1]), int(sys.argv[2]), sys.argv[4]
+a, b = frame_pair(width, height, Path(sys.argv[3]))
+method = methods()[label]
+base = hwm()
+method(a, b, a, b)
+print(json.dumps([base, hwm()]))
+"""
+
+
+def memory(data_dir: Path) -> None:
+    """Peak RSS (VmHWM: it starts anew with exec, unlike ru_maxrss) of one in-between per size, fresh process each."""
+    print("\npeak RSS of one in-between (net at --scale auto, flow at full size), fresh process each")
+    for width, height in ((2048, 1080), (4096, 2160)):
+        for label in ("default (hdv3+flow)", "rife-hdv3"):
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(width), str(height), str(data_dir), label],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            before, peak = json.loads(out.stdout.strip().splitlines()[-1])
+            gb, base_gb = peak / 2**20, before / 2**20
+            print(f"{width}x{height} {label:<20} peak RSS {gb:5.2f} GB (inputs and nets: {base_gb:.2f} GB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["middlebury_others", "ucf101"])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--pairs", type=int, default=3, help="rebuilt frames per ball variant")
+    parser.add_argument("--no-sets", action="store_true")
+    parser.add_argument("--no-ball", action="store_true")
+    parser.add_argument("--speed", action="store_true", help="also seconds per 960x540 in-between")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory", action="store_true", help="also peak RSS at 2K and 4K")
+    args = parser.parse_args()
+    cv2.setNumThreads(THREADS)
+    table = methods()
+    if not args.no_sets:
+        shared_sets(args.data, args.sets, table)
+    if not args.no_ball:
+        balls(table, args.pairs)
+    if args.speed:
+        speed(table, args.data, args.repeats)
+    if args.memory:
+        memory(args.data)
+
+
+if __name__ == "__main__":
+    main()

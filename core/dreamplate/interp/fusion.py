@@ -1,0 +1,69 @@
+"""Learned and flow in-betweens fused per pixel: each pixel takes the motion that explains the pair better.
+
+RIFE-class nets are the better method on most footage, and the flow method is better where the net's receptive
+field and training run out: small objects moving further than their size, flat CG surfaces, motion past what the
+net saw. Neither wins everywhere, so the in-between takes, pixel by pixel, the candidate whose two warped frames
+agree (photo-consistency over a window of the motion signal), with margins measured on the shared sets and the CG
+ball of issue 19 (benchmarks/bench_retime_quality.py):
+
+- where the candidates disagree by more than AGREE_PIXELS, the flow candidate must be clearly better (its cost at most
+  FLOW_ADVANTAGE times the learned one's): on real footage the learned motion is right more often where the costs are
+  close, as at occlusions, where no motion makes both frames agree;
+- where they agree to within AGREE_PIXELS, the flow's motion is taken only where it matches far better
+  (REFINE_ADVANTAGE): on CG the net's motion is often a pixel off along sharp edges (a doubled edge) where the flow's
+  matches exactly, while on real footage the small differences are mostly the flow's noise.
+
+Both candidates only say where to sample A and B and with what weight; the scene-linear pixels are resampled and
+blended once, after the choice, so a highlight is moved by one motion and never averaged between two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamplate.interp.flow import PairFlow, inbetween_motion
+from dreamplate.interp.rife import LearnedMotion
+from dreamplate.interp.warp import photo_cost, squared_length
+
+FUSION_WINDOW = 15
+"""Side (pixels) of the square over which a candidate's photo-consistency is summed: of 7, 15 and 31, 15 and 31 tie
+on middlebury_others and 15 leads on ucf101 (+0.02 dB)."""
+FLOW_ADVANTAGE = 0.5
+"""Where the candidates disagree, the flow's wins where its cost is at most this share of the learned one's. Of 1.0,
+0.8, 0.6, 0.5 and 0.4, 0.5 gave the best mean of the two shared sets; 1.0 (the plain lower cost) lost 0.2 dB to RIFE
+HDv3 alone on ucf101."""
+AGREE_PIXELS = 2.0
+"""Candidates closer than this (pixels, both displacements together) count as the same motion: 1, 2 and 4 are
+within 0.01 dB on the shared sets; 0 (every pixel judged by FLOW_ADVANTAGE) lost 0.2 dB on both."""
+REFINE_ADVANTAGE = 0.3
+"""Where the candidates agree, the flow's is taken where its cost is at most this share of the learned one's. 0 (the
+learned always) loses 0.5-0.8 dB to the flow method on the CG ball; 0.3 recovers all of it on the translating ball
+and half on the spinning ones for 0.08 dB of middlebury_others; 0.5 and 0.7 recover the rest on the ball and lose
+0.1-0.2 dB on the shared sets. Result, against RIFE HDv3 alone: +0.08 dB middlebury_others, +0.01 dB ucf101, +0.6 to
++2.0 dB on four CG balls; 2.2 dB below it on a ball moving further than its own size, where both methods fail
+(benchmarks/bench_retime_quality.py)."""
+REFINE_ADVANTAGE_TTA = 0.1
+"""REFINE_ADVANTAGE for a net run with its mirrored and time-reversed passes (`--tta`), whose motion is a sub-pixel
+better: at 0.3 the fusion lost 0.08 dB to `--tta` alone on middlebury_others; 0.1 gains 0.11 dB there (ucf101 within
+0.01 dB) and keeps +0.3 to +1.8 dB over it on four CG balls."""
+
+
+def fuse(learned: LearnedMotion, flow: PairFlow, t: float, refine_advantage: float = REFINE_ADVANTAGE) -> LearnedMotion:
+    """The learned motion at t with the flow method's taken wherever that explains the pair clearly better.
+
+    `flow` is the flow method's estimate of the same pair (its motion signals are the ones judged on), `learned`
+    the network's motion at the same t and size; `refine_advantage` is REFINE_ADVANTAGE, or REFINE_ADVANTAGE_TTA for
+    a net run with test-time passes. Returns the same kind of motion, ready for `interpolate_learned`.
+    """
+    to_a, to_b, weight_b = inbetween_motion(flow, t)
+    apart = squared_length(to_a - learned.to_a) + squared_length(to_b - learned.to_b)
+    advantage = np.where(apart > AGREE_PIXELS * AGREE_PIXELS, FLOW_ADVANTAGE, refine_advantage).astype(np.float32)
+    cost_learned = photo_cost(flow.signal_a, learned.to_a, flow.signal_b, learned.to_b, FUSION_WINDOW)
+    cost_flow = photo_cost(flow.signal_a, to_a, flow.signal_b, to_b, FUSION_WINDOW)
+    use_flow = cost_flow < advantage * cost_learned
+    pick = use_flow[..., None]
+    return LearnedMotion(
+        to_a=np.where(pick, to_a, learned.to_a),
+        to_b=np.where(pick, to_b, learned.to_b),
+        weight_b=np.where(use_flow, weight_b, learned.weight_b).astype(np.float32),
+    )
