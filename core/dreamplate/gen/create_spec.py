@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dreamplate.gen.spec import MADE_MATTES, GenSpec
+from dreamplate.gen.spec import GenSpec, made_matte_kind
 from dreamplate.ops.fields import ColorSpaceName, FilePath, FramePattern, FrameRange, MattePattern, setting
 
 DEFAULT_FIRST_FRAME = 1001
@@ -87,8 +87,7 @@ class _FromStillSpec(_NewShotSpec):
     @property
     def made_matte_kind(self) -> str | None:
         """`subject` or `background` when the matte is made on the fly, else None."""
-        word = (self.mask or "").lower()
-        return word if word in MADE_MATTES else None
+        return made_matte_kind(self.mask)
 
 
 class AnimateSpec(_FromStillSpec):

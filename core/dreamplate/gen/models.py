@@ -223,33 +223,48 @@ def registry_path() -> Path:
 
 def registered_models() -> dict[str, Path]:
     """Registered names and their directories (which may have gone missing since)."""
-    path = registry_path()
+    return read_registry(registry_path())
+
+
+def read_registry(path: Path) -> dict[str, Path]:
+    """The names and folders a registry file holds (video models here, image-text models for the judge)."""
     if not path.is_file():
         return {}
-    data = _read_json(path, "")
-    models = data.get("models", {})
+    models = _read_json(path, "").get("models", {})
     return {str(k): Path(v) for k, v in sorted(models.items())} if isinstance(models, dict) else {}
+
+
+def check_model_name(name: str) -> None:
+    """ModelError unless `name` can be a registered name (no path separators, spaces or leading dot)."""
+    if not name or any(c in name for c in "/\\ ") or name.startswith("."):
+        raise ModelError(f"model name {name!r}: use letters, digits, '-', '_' or '.', no slashes or spaces")
+
+
+def write_registry(path: Path, schema: str, name: str, folder: Path | None) -> None:
+    """Set `name` -> `folder` in a registry file (None removes it), written atomically."""
+    models = {k: str(v) for k, v in read_registry(path).items()}
+    if folder is None:
+        models.pop(name, None)
+    else:
+        models[name] = str(folder)
+    _write_json(path, {"schema": schema, "models": models})
 
 
 def register_model(name: str, model_dir: Path | str) -> ModelInfo:
     """Register `model_dir` under `name` after checking it resolves; returns its ModelInfo."""
-    if not name or any(c in name for c in "/\\ ") or name.startswith("."):
-        raise ModelError(f"model name {name!r}: use letters, digits, '-', '_' or '.', no slashes or spaces")
+    check_model_name(name)
     info = resolve_model(Path(model_dir))
-    models = {k: str(v) for k, v in registered_models().items()}
-    models[name] = str(info.path)
-    _write_json(registry_path(), {"schema": "dreamplate.models/1", "models": models})
+    write_registry(registry_path(), "dreamplate.models/1", name, info.path)
     log.info("model %s registered: %s (%s)", name, info.path, info.pipeline_class)
     return ModelInfo(**{**info.__dict__, "name": name})
 
 
 def unregister_model(name: str) -> None:
     """Forget a registered name (its files are not touched); ModelError if it is not registered."""
-    models = {k: str(v) for k, v in registered_models().items()}
+    models = registered_models()
     if name not in models:
         raise ModelError(f"model {name!r}: not registered; registered models: {', '.join(models) or 'none'}")
-    del models[name]
-    _write_json(registry_path(), {"schema": "dreamplate.models/1", "models": models})
+    write_registry(registry_path(), "dreamplate.models/1", name, None)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

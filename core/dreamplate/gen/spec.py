@@ -31,6 +31,12 @@ MAX_REFINE_ROUNDS = 2
 """--refine: at most this many rounds after the first."""
 
 
+def made_matte_kind(mask: str | None) -> str | None:
+    """`subject` or `background` when a `--mask` value asks for a matte made on the fly, else None."""
+    word = (mask or "").lower()
+    return word if word in MADE_MATTES else None
+
+
 def parse_size(value: Any) -> tuple[int, int] | None:
     """`832x480`, `[832, 480]` or (832, 480) -> (832, 480); None stays None. ValueError names the bad text."""
     if value is None:
@@ -163,8 +169,7 @@ class _PlateSpec(GenSpec):
     @property
     def made_matte_kind(self) -> str | None:
         """`subject` or `background` when the matte is made on the fly, else None."""
-        word = (self.mask or "").lower()
-        return word if word in MADE_MATTES else None
+        return made_matte_kind(self.mask)
 
 
 class RelightSpec(_PlateSpec):

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from dreamplate.errors import ModelError
-from dreamplate.io.atomic import atomic_path
 from dreamplate.userdirs import config_dir
 
 log = logging.getLogger(__name__)
@@ -50,15 +49,9 @@ def registry_path() -> Path:
 
 def registered_image_text_models() -> dict[str, Path]:
     """Registered names and folders (which may have gone missing since)."""
-    path = registry_path()
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable JSON ({exc})") from None
-    models = data.get("models", {}) if isinstance(data, dict) else {}
-    return {str(k): Path(v) for k, v in sorted(models.items())}
+    from dreamplate.gen.models import read_registry
+
+    return read_registry(registry_path())
 
 
 def resolve_image_text_model(name_or_dir: str | Path) -> ImageTextInfo:
@@ -87,15 +80,11 @@ def resolve_image_text_model(name_or_dir: str | Path) -> ImageTextInfo:
 
 def register_image_text_model(name: str, model_dir: Path | str) -> ImageTextInfo:
     """Register `model_dir` under `name` after checking it resolves."""
-    if not name or any(c in name for c in "/\\ ") or name.startswith("."):
-        raise ModelError(f"model name {name!r}: use letters, digits, '-', '_' or '.', no slashes or spaces")
+    from dreamplate.gen.models import check_model_name, write_registry
+
+    check_model_name(name)
     info = resolve_image_text_model(Path(model_dir))
-    models = {k: str(v) for k, v in registered_image_text_models().items()}
-    models[name] = str(info.path)
-    path = registry_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial:
-        partial.write_text(json.dumps({"schema": "dreamplate.judge-models/1", "models": models}, indent=2) + "\n")
+    write_registry(registry_path(), "dreamplate.judge-models/1", name, info.path)
     return ImageTextInfo(name, info.path, info.kind, info.image_size, info.random_weights)
 
 
