@@ -36,7 +36,7 @@ from .settings import DescriptionError, check_description, model_names
 log = logging.getLogger(__name__)
 PACKAGE = __package__
 TICK_SECONDS = 0.25
-INSTALL_PER_TICK = 3
+INSTALL_PER_TICK = 2
 """Operators a timer tick registers: a description of many operations is installed over a few ticks, so no tick
 holds the interface for long (building and registering one operator takes a few milliseconds)."""
 INSTALL_TICK_SECONDS = 0.02
@@ -244,8 +244,9 @@ def tick() -> float | None:
     if STATE.pending is not None and STATE.installing is None and not BOARD.following():
         pending, STATE.pending = STATE.pending, None
         write_cache(pending["description"], pending["models"])
-        begin_install(pending["description"], "server")
-    if STATE.installing is not None:
+        begin_install(pending["description"], "server")  # this tick drops the old operators; later ones add
+        changed = True
+    elif STATE.installing is not None:
         install_next(INSTALL_PER_TICK)
         changed = True
     if changed:
