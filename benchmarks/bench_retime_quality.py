@@ -47,15 +47,21 @@ Method = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def methods() -> dict[str, Method]:
-    """Each way of making the in-between that is compared: the default first, plain RIFE HDv3 as the bar."""
+    """Each way of making the in-between that is compared: the default first, plain RIFE HDv3 as the bar.
+
+    The bar runs on ONNX Runtime in fp32, as the published weights are usually run; the others on the default runtime
+    (`auto`: torch bf16 on a CPU with native bf16, printed at the start), `rife-hdv3 auto` being `--no-fusion`.
+    """
     nets = {
-        name: LearnedEstimator(model, tta=tta, threads=THREADS)
-        for name, model, tta in (
-            ("hdv3", "rife-hdv3", False),
-            ("hdv3 tta", "rife-hdv3", True),
-            ("v4", "rife-v4", False),
+        name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS)
+        for name, model, runtime, tta in (
+            ("hdv3 onnx", "rife-hdv3", "onnx", False),
+            ("hdv3", "rife-hdv3", "auto", False),
+            ("hdv3 tta", "rife-hdv3", "auto", True),
+            ("v4", "rife-v4", "auto", False),
         )
     }
+    print(f"runtime auto: {nets['hdv3'].runtime} ({nets['hdv3'].provider})")
 
     def plain(net: str) -> Method:
         return lambda sa, sb, a, b: interpolate_learned(nets[net].estimate(sa, sb, 0.5), a, b)
@@ -73,7 +79,8 @@ def methods() -> dict[str, Method]:
         "default (hdv3+flow)": fused("hdv3"),
         "hdv3 tta + flow": fused("hdv3 tta"),
         "v4 + flow": fused("v4"),
-        "rife-hdv3": plain("hdv3"),
+        "rife-hdv3": plain("hdv3 onnx"),
+        "rife-hdv3 auto": plain("hdv3"),
         "rife-hdv3 tta": plain("hdv3 tta"),
         "rife-v4": plain("v4"),
         "flow": lambda sa, sb, a, b: interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5),
@@ -134,7 +141,7 @@ def balls(table: dict[str, Method], pairs: int) -> None:
         print(f"{label:<20} " + " ".join(f"{c:>14}" for c in cells) + f" {seconds / (pairs * len(BALLS)):8.3f}")
 
 
-SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "flow", "rife-v4", "v4 + flow")
+SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "rife-hdv3 auto", "flow", "rife-v4", "v4 + flow")
 
 
 def speed(table: dict[str, Method], data_dir: Path, repeats: int) -> None:
@@ -166,7 +173,7 @@ def memory(data_dir: Path) -> None:
     """Peak RSS (VmHWM: it starts anew with exec, unlike ru_maxrss) of one in-between per size, fresh process each."""
     print("\npeak RSS of one in-between (net at --scale auto, flow at full size), fresh process each")
     for width, height in ((2048, 1080), (4096, 2160)):
-        for label in ("default (hdv3+flow)", "rife-hdv3"):
+        for label in ("default (hdv3+flow)", "rife-hdv3", "rife-hdv3 auto"):
             out = subprocess.run(
                 [sys.executable, "-c", _CHILD, str(width), str(height), str(data_dir), label],
                 cwd=ROOT,

@@ -103,9 +103,11 @@ def read_cache() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
 
 
 def _write_json(path: str, data: Any) -> None:
+    """Write atomically. `json.dumps`, not `json.dump`: dump streams through the pure-Python encoder (about 20 ms
+    for a description of 19 operations, on a timer tick), dumps encodes in one C call."""
     temporary = f"{path}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+        handle.write(json.dumps(data))
     os.replace(temporary, path)
 
 

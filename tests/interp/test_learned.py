@@ -43,7 +43,7 @@ def test_auto_scale_keeps_the_network_within_budget() -> None:
     assert choose_scale(4096, 2160, 1.0) == 1.0
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+@pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
 def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
     rife_models: list[Path], tmp_path: Path, runtime: str
 ) -> None:
@@ -69,7 +69,8 @@ def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
     provenance = Provenance.from_attributes(middle.attributes)
     assert provenance is not None and provenance.method == "learned"
     assert provenance.model == "rife-hdv3" and provenance.weights_sha256 == PINNED["rife-hdv3"].sha256
-    assert provenance.runtime and (runtime == "torch") == provenance.runtime.startswith("torch")
+    assert provenance.runtime and runtime.startswith("torch") == provenance.runtime.startswith("torch")
+    assert provenance.runtime.endswith(" bf16") == (runtime == "torch-bf16")
     assert middle.attributes["colorInteropID"] == "lin_ap1_scene"
 
 
@@ -91,6 +92,31 @@ def test_identical_hdr_frames_come_back_unchanged(rife_models: list[Path], tmp_p
         want = values.astype(np.float16).view(np.int16).astype(np.int32)
         got = middle.channels[name].astype(np.float16).view(np.int16).astype(np.int32)
         assert np.abs(got - want).max() <= 2, f"{name}: more than 2 half ulps off"
+
+
+def test_auto_runtime_is_onnx_on_a_gpu_bf16_on_a_bf16_cpu_and_onnx_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dreamplate.interp import rife
+
+    monkeypatch.setattr(rife, "runtime_installed", lambda runtime: True)
+    for gpu, bf16, expected in ((True, True, "onnx"), (False, True, "torch-bf16"), (False, False, "onnx")):
+        monkeypatch.setattr(rife, "uses_fp16", lambda gpu=gpu: gpu)
+        monkeypatch.setattr(rife, "native_bf16", lambda bf16=bf16: bf16)
+        assert rife.resolve_runtime("auto") == expected
+        assert rife.resolve_runtime("auto", "v4") == "onnx"  # v4 loses 1.8 dB in bf16
+        assert rife.resolve_runtime("torch") == "torch"  # asked for: taken as it is
+    monkeypatch.setattr(rife, "runtime_installed", lambda runtime: runtime == "torch")
+    assert rife.resolve_runtime("auto") == "torch"  # only torch installed, no bf16
+    with pytest.raises(ModelError, match="--runtime 'tensorflow'"):
+        rife.resolve_runtime("tensorflow")
+
+
+def test_cpu_flags_are_read_from_the_first_processor(tmp_path: Path) -> None:
+    from dreamplate.runtime.cpu_features import BF16_FLAGS, cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(info) == {"fpu", "avx2", "avx512_bf16"} and cpu_flags(info) & BF16_FLAGS
+    assert cpu_flags(tmp_path / "missing") == frozenset()
 
 
 def test_auto_uses_learned_when_installed_and_flow_otherwise(

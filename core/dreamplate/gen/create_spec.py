@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dreamplate.gen.spec import GenSpec, made_matte_kind
+from dreamplate.gen.spec import GenSpec, MaskRules
 from dreamplate.ops.fields import ColorSpaceName, FilePath, FramePattern, FrameRange, MattePattern, setting
 
 DEFAULT_FIRST_FRAME = 1001
@@ -64,7 +64,7 @@ class _NewShotSpec(GenSpec):
         return self
 
 
-class _FromStillSpec(_NewShotSpec):
+class _FromStillSpec(MaskRules, _NewShotSpec):
     """A shot that starts on a still: the still is its first frame, bit for bit."""
 
     inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the still: one EXR frame")
@@ -78,16 +78,10 @@ class _FromStillSpec(_NewShotSpec):
 
     @model_validator(mode="after")
     def _still(self) -> _FromStillSpec:
-        if self.mask_channel is not None and (self.mask is None or self.made_matte_kind is not None):
-            raise ValueError("--mask-channel needs --mask with a matte file, or 'alpha'")
+        self.check_mask_channel()
         if self.frames < 2:
             raise ValueError(f"--frames: a shot from a still needs 2 or more frames, got {self.frames}")
         return self
-
-    @property
-    def made_matte_kind(self) -> str | None:
-        """`subject` or `background` when the matte is made on the fly, else None."""
-        return made_matte_kind(self.mask)
 
 
 class AnimateSpec(_FromStillSpec):

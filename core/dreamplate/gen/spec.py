@@ -37,6 +37,25 @@ def made_matte_kind(mask: str | None) -> str | None:
     return word if word in MADE_MATTES else None
 
 
+class MaskRules:
+    """The `--mask` / `--mask-channel` rules of every spec whose change a matte may limit (its `mask`, `mask_channel`).
+
+    A mixin, not a model: the specs declare the two fields themselves, with help that names their own input.
+    """
+
+    @property
+    def made_matte_kind(self) -> str | None:
+        """`subject` or `background` when the matte is made on the fly, else None."""
+        return made_matte_kind(self.mask)
+
+    def check_mask_channel(self) -> None:
+        """ValueError unless `mask_channel`, when given, picks a channel of a matte file (or of the input's alpha)."""
+        if self.mask_channel is not None and self.mask is None:
+            raise ValueError("--mask-channel needs --mask (a matte pattern, or 'alpha' for the input's own)")
+        if self.mask_channel is not None and self.made_matte_kind is not None:
+            raise ValueError(f"--mask-channel: --mask {self.mask} makes its own matte; give a matte pattern to choose")
+
+
 def parse_size(value: Any) -> tuple[int, int] | None:
     """`832x480`, `[832, 480]` or (832, 480) -> (832, 480); None stays None. ValueError names the bad text."""
     if value is None:
@@ -145,7 +164,7 @@ class GenSpec(OpSpec):
         return max(2, self.steps // DRAFT_STEPS_DIVISOR) if self.draft else self.steps
 
 
-class _PlateSpec(GenSpec):
+class _PlateSpec(MaskRules, GenSpec):
     """An op on one plate sequence, with an optional matte limiting the change."""
 
     inputs: list[FramePattern] = Field(min_length=1, max_length=1, description="the plate's frame pattern")
@@ -160,16 +179,8 @@ class _PlateSpec(GenSpec):
 
     @model_validator(mode="after")
     def _plate(self) -> _PlateSpec:
-        if self.mask_channel is not None and self.mask is None:
-            raise ValueError("--mask-channel needs --mask (a matte pattern, or 'alpha' for the plate's own)")
-        if self.mask_channel is not None and self.made_matte_kind is not None:
-            raise ValueError(f"--mask-channel: --mask {self.mask} makes its own matte; give a matte pattern to choose")
+        self.check_mask_channel()
         return self
-
-    @property
-    def made_matte_kind(self) -> str | None:
-        """`subject` or `background` when the matte is made on the fly, else None."""
-        return made_matte_kind(self.mask)
 
 
 class RelightSpec(_PlateSpec):

@@ -13,7 +13,6 @@ Steps, in order (nothing is written before step 4):
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections import OrderedDict
 from collections.abc import Collection
@@ -233,8 +232,10 @@ def _choose_method(spec: InterpolateSpec) -> _Method:
         return _Method("flow")
     entry = pinned(spec.model or DEFAULT_LEARNED, "interpolate")
     if spec.method == "auto":
-        runtime = "onnxruntime" if spec.runtime == "onnx" else "torch"
-        if find_weights(entry) is None or importlib.util.find_spec(runtime) is None:
+        from dreamplate.interp.rife import RUNTIME_MODULES, runtime_installed
+
+        if find_weights(entry) is None or not runtime_installed(spec.runtime):
+            runtime = " or ".join(RUNTIME_MODULES[spec.runtime])
             log.info("method: flow (learned needs the %s weights and %s: dreamplate models pull)", entry.name, runtime)
             return _Method("flow")
     verified_weights(entry)  # before anything is written: missing or altered weights stop the run here

@@ -7,11 +7,15 @@ every channel with the same warp and blend as the flow method. Values far above 
 convexly blended, never clipped or re-encoded, and AOVs, depth and IDs move with the picture.
 
 Runtimes: ONNX Runtime (TensorRT > CUDA > CPU, whichever is installed; the network is exported once and cached next
-to its weights, keyed by their hash) or torch eager (`--runtime torch`). Sessions stay warm in the model cache.
+to its weights, keyed by their hash), torch eager in fp32 (`--runtime torch`) or in bf16 (`--runtime torch-bf16`).
+`auto` takes ONNX Runtime on a GPU, torch bf16 for the variants in BF16_VARIANTS on a CPU with native bf16, ONNX
+Runtime elsewhere. Only the motion estimate is bf16: the pixels are warped and blended in float32 outside the network
+either way. Sessions stay warm in the model cache.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,12 +26,24 @@ import numpy as np
 
 from dreamplate.errors import ModelError
 from dreamplate.interp.warp import blend_warped, static_pixels
+from dreamplate.runtime.cpu_features import native_bf16
 from dreamplate.runtime.model_cache import cached_model
 from dreamplate.runtime.weights import PinnedWeights, pinned, verified_weights
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("onnx", "torch")
+RUNTIMES = ("auto", "onnx", "torch", "torch-bf16")
+RUNTIME_MODULES = {
+    "auto": ("onnxruntime", "torch"),
+    "onnx": ("onnxruntime",),
+    "torch": ("torch",),
+    "torch-bf16": ("torch",),
+}
+"""The packages each runtime needs (any one of them for auto)."""
+BF16_VARIANTS = ("hdv3",)
+"""Variants `auto` runs in bf16 on a CPU with native bf16. HDv3: 0.6 s instead of ONNX Runtime's 1.2 s per 960x540
+pass on 2 Zen 4 cores, within 0.01 dB on the shared sets. Not v4: in bf16 it lost 1.8 dB on middlebury_others
+(benchmarks/bench_retime_quality.py)."""
 SCALES = (1.0, 0.5, 0.25)
 AUTO_MAX_PIXELS = 2048 * 1152
 """`--scale auto` picks the largest scale whose working picture has at most this many pixels: 2K and 1080p plates
@@ -85,18 +101,23 @@ def ensure_onnx(entry: PinnedWeights, fp16: bool = False) -> Path:
 
 
 class _TorchNet:
-    """The network in torch eager, with the same call as an ONNX Runtime session."""
+    """The network in torch eager, with the same call as an ONNX Runtime session; `bf16` runs it under autocast.
 
-    def __init__(self, entry: PinnedWeights, threads: int | None) -> None:
+    In bf16 the activations are channels-last, the layout oneDNN's bf16 convolutions run fastest in; the weights stay
+    float32 (autocast casts them per call) and so do the outputs.
+    """
+
+    def __init__(self, entry: PinnedWeights, threads: int | None, bf16: bool = False) -> None:
         import torch
 
         from dreamplate.interp.rife_net import load_rife
 
         self.torch = torch
-        self.threads = threads
+        self.threads, self.bf16 = threads, bf16
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.net = load_rife(entry.variant, verified_weights(entry)).to(self.device).eval()
-        self.provider = f"torch {torch.__version__} {self.device}"
+        net = load_rife(entry.variant, verified_weights(entry)).to(self.device).eval()
+        self.net = net.to(memory_format=torch.channels_last) if bf16 else net
+        self.provider = f"torch {torch.__version__} {self.device}" + (" bf16" if bf16 else "")
 
     def run(self, img0: np.ndarray, img1: np.ndarray, timestep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         torch = self.torch
@@ -104,8 +125,10 @@ class _TorchNet:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(self.device, torch.bfloat16, enabled=self.bf16):
                 args = [torch.from_numpy(x).to(self.device) for x in (img0, img1, timestep)]
+                if self.bf16:
+                    args[:2] = [x.to(memory_format=torch.channels_last) for x in args[:2]]
                 flow, mask = self.net(*args)
             return flow.float().cpu().numpy(), mask.float().cpu().numpy()
         finally:
@@ -119,13 +142,37 @@ def uses_fp16() -> bool:
     return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 
 
-def load_network(model: str, runtime: str, threads: int | None):
-    """The network for `model` on `runtime`, kept warm in the model cache; has `.run(img0, img1, t)` and `.provider`."""
-    entry = pinned(model)
+def runtime_installed(runtime: str) -> bool:
+    """True when a package `runtime` needs is installed (without importing it)."""
+    return any(importlib.util.find_spec(module) is not None for module in RUNTIME_MODULES[runtime])
+
+
+def resolve_runtime(runtime: str, variant: str = "hdv3") -> str:
+    """The runtime `auto` stands for here, for a net of `variant`: ONNX Runtime on a GPU (fp16, TensorRT), torch bf16
+    on a CPU that computes bf16 natively (BF16_VARIANTS only), else ONNX Runtime (fp32), else torch where only torch
+    is installed. Others are returned as given.
+    """
     if runtime not in RUNTIMES:
         raise ModelError(f"--runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
-    if runtime == "torch":
-        return cached_model(("rife", entry.name, entry.sha256, "torch", threads), lambda: _TorchNet(entry, threads))
+    if runtime != "auto":
+        return runtime
+    onnx = runtime_installed("onnx")
+    if onnx and uses_fp16():
+        return "onnx"
+    if variant in BF16_VARIANTS and native_bf16() and runtime_installed("torch"):
+        return "torch-bf16"
+    return "onnx" if onnx else "torch"
+
+
+def load_network(model: str, runtime: str, threads: int | None):
+    """The network for `model` on `runtime` (`auto` resolved), kept warm in the model cache; has `.run(img0, img1, t)`
+    and `.provider`."""
+    entry = pinned(model)
+    runtime = resolve_runtime(runtime, entry.variant)
+    if runtime.startswith("torch"):
+        bf16 = runtime == "torch-bf16"
+        key = ("rife", entry.name, entry.sha256, runtime, threads)
+        return cached_model(key, lambda: _TorchNet(entry, threads, bf16))
     try:
         fp16 = uses_fp16()
     except ImportError:
@@ -162,19 +209,19 @@ class LearnedEstimator:
     """Estimates learned motion for a frame pair at a time t, at a working scale, with optional test-time passes."""
 
     def __init__(
-        self, model: str, runtime: str = "onnx", scale: float | str = "auto", tta: bool = False, threads=None
+        self, model: str, runtime: str = "auto", scale: float | str = "auto", tta: bool = False, threads=None
     ) -> None:
         from dreamplate.interp.rife_net import PAD_MULTIPLE
 
         self.entry = pinned(model)
         self.multiple = PAD_MULTIPLE[self.entry.variant]
-        self.scale, self.tta, self.runtime = scale, tta, runtime
-        self.net = load_network(model, runtime, threads)
+        self.scale, self.tta, self.runtime = scale, tta, resolve_runtime(runtime, self.entry.variant)
+        self.net = load_network(model, self.runtime, threads)
 
     @property
     def provider(self) -> str:
         """What runs the network, for logs and provenance: "onnxruntime 1.x CUDAExecutionProvider", "torch 2.x cpu"."""
-        if self.runtime == "torch":
+        if self.runtime.startswith("torch"):
             return self.net.provider
         import onnxruntime
 

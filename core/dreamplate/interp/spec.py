@@ -36,8 +36,11 @@ class InterpolateSpec(OpSpec):
     model: LearnedModelName | None = setting(
         None, help="learned model (dreamplate models list; default rife-hdv3); generative: the video model"
     )
-    runtime: Literal["onnx", "torch"] = setting(
-        "onnx", help="learned: onnx (TensorRT > CUDA > CPU) or torch", advanced=True
+    runtime: Literal["auto", "onnx", "torch", "torch-bf16"] = setting(
+        "auto",
+        help="learned: onnx (TensorRT > CUDA > CPU), torch, or torch-bf16 (CPUs with native bf16); auto: onnx on a "
+        "GPU, torch-bf16 for rife-hdv3 where the CPU has bf16, else onnx",
+        advanced=True,
     )
     scale: Literal["auto", 1.0, 0.5, 0.25] = setting(
         "auto", help="learned: working scale of the motion estimate", advanced=True
@@ -136,7 +139,7 @@ class InterpolateSpec(OpSpec):
         if self.method == "flow":
             learned_only = [n for n in ("model", "tta") if getattr(self, n) not in (None, False)]
             learned_only += [] if self.fusion else ["no-fusion"]
-            if self.scale != "auto" or self.runtime != "onnx":
+            if self.scale != "auto" or self.runtime != "auto":
                 learned_only += ["scale" if self.scale != "auto" else "runtime"]
             if learned_only:
                 raise ValueError(f"--{learned_only[0]} applies to --method learned, not flow")

@@ -74,20 +74,5 @@ def interpolate_spec(spec: VectorsSpec):
     """
     from dreamplate.interp.spec import InterpolateSpec
 
-    return InterpolateSpec(
-        inputs=spec.inputs,
-        output=spec.output,
-        colorspace=spec.colorspace,
-        ocio=spec.ocio,
-        part=spec.part,
-        view=spec.view,
-        pixel_type=spec.pixel_type,
-        compression=spec.compression,
-        method=spec.method,
-        model=spec.model,
-        frames=spec.frames,
-        matte=spec.matte,
-        threads=spec.threads,
-        factor=1,
-        vectors=True,
-    )
+    # Every setting of VectorsSpec is one of InterpolateSpec's, under the same name: passed through as it is.
+    return InterpolateSpec(**spec.model_dump(exclude={"schema_"}), factor=1, vectors=True)
