@@ -8,9 +8,20 @@ from pathlib import Path
 import numpy as np
 
 from dreamplate.demo import render_plate_frame
-from dreamplate.io.exr import ExrImage, write_exr
+from dreamplate.io.exr import ExrImage, read_exr, write_exr
 
 ACESCG_TAGS = {"colorInteropID": "lin_ap1_scene"}
+
+
+def half_bits(a: np.ndarray) -> np.ndarray:
+    """The half-float bit patterns of `a`: equal arrays of these mean bit-exact pixels in a half EXR."""
+    return a.astype(np.float16).view(np.uint16)
+
+
+def exr_rgb(path: Path) -> np.ndarray:
+    """The R, G, B channels of an EXR as H x W x 3."""
+    image = read_exr(path)
+    return np.stack([image.channels[c] for c in "RGB"], axis=-1)
 
 
 def write_plate(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from plates import exr_rgb, half_bits
 from subjects import write_subject_plate
 
 import dreamplate.gen.sketch as sketch_module
@@ -24,15 +25,6 @@ SIZE = (48, 32)
 FAST = {"prompt": "warm sunset light", "steps": 2, "device": "cpu"}
 
 
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
-
-
-def _rgb(path: Path) -> np.ndarray:
-    image = read_exr(path)
-    return np.stack([image.channels[c] for c in "RGB"], axis=-1)
-
-
 def test_relight_takes_the_matte_op_output_as_its_mask(
     tmp_path: Path, tiny_wan_t2v: Path, analysis_models: list[Path]
 ) -> None:
@@ -46,10 +38,10 @@ def test_relight_takes_the_matte_op_output_as_its_mask(
     run_relight(spec)
     for frame in range(1, 6):
         matte = read_exr(tmp_path / "matte" / f"m.{frame:04d}.exr").channels["A"]
-        src, out = _rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"), _rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
+        src, out = exr_rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"), exr_rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
         outside, core = matte == 0.0, matte == 1.0
         assert outside.mean() > 0.5 and core.sum() > 20  # the disc is the subject
-        np.testing.assert_array_equal(_bits(src[outside]), _bits(out[outside]))
+        np.testing.assert_array_equal(half_bits(src[outside]), half_bits(out[outside]))
         assert np.abs(src[core] - out[core]).max() > 1e-3  # inside it changed
 
 
@@ -72,8 +64,11 @@ def test_mask_subject_and_background_make_the_matte_op_matte_on_the_fly(
         for frame in (1, 3, 5):
             matte = read_exr(tmp_path / "matte" / f"m.{frame:04d}.exr").channels["A"]
             kept, changed = (matte == 0.0, matte == 1.0) if word == "subject" else (matte == 1.0, matte == 0.0)
-            src, out = _rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"), _rgb(tmp_path / word / f"o.{frame:04d}.exr")
-            np.testing.assert_array_equal(_bits(src[kept]), _bits(out[kept]))  # the other side stays the plate
+            src, out = (
+                exr_rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"),
+                exr_rgb(tmp_path / word / f"o.{frame:04d}.exr"),
+            )
+            np.testing.assert_array_equal(half_bits(src[kept]), half_bits(out[kept]))  # the other side stays the plate
             assert np.abs(src[changed] - out[changed]).max() > 1e-3
         prov = Provenance.from_attributes(read_exr(tmp_path / word / "o.0001.exr").attributes)
         assert prov.parameters["mask"] == word

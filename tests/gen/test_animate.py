@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.errors import InputError, ModelError
 from dreamplate.gen.animate import run_animate
@@ -16,10 +16,6 @@ from dreamplate.io.provenance import Provenance
 
 SIZE = (48, 32)
 FAST = {"prompt": "slow camera move", "steps": 2, "device": "cpu"}
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def _still(tmp_path: Path) -> Path:
@@ -37,7 +33,7 @@ def test_still_is_the_first_frame_bit_for_bit(tmp_path: Path, kind: str, request
     src, first = read_exr(still), read_exr(tmp_path / "o.1001.exr")
     assert set(first.channels) == set(src.channels) == {"R", "G", "B", "A", "Z"}
     for name in src.channels:
-        np.testing.assert_array_equal(_bits(src.channels[name]), _bits(first.channels[name]))
+        np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(first.channels[name]))
     later = read_exr(tmp_path / "o.1004.exr")
     assert set(later.channels) == {"R", "G", "B"} and set(later.pixel_types.values()) == {"half"}
     assert later.display_window == src.display_window and later.data_window == src.data_window
@@ -63,8 +59,8 @@ def test_mask_keeps_the_area_outside_the_matte_exactly_still(tmp_path: Path, tin
     for frame in range(1002, 1006):
         out = read_exr(tmp_path / f"o.{frame:04d}.exr")
         for name in ("R", "G", "B"):
-            np.testing.assert_array_equal(_bits(out.channels[name][:, :24]), _bits(src.channels[name][:, :24]))
-        assert not np.array_equal(_bits(out.channels["R"][:, 26:]), _bits(src.channels["R"][:, 26:]))
+            np.testing.assert_array_equal(half_bits(out.channels[name][:, :24]), half_bits(src.channels[name][:, :24]))
+        assert not np.array_equal(half_bits(out.channels["R"][:, 26:]), half_bits(src.channels["R"][:, 26:]))
     (tmp_path / "o.1003.exr").unlink()
     again = run_animate(spec)
     assert [p.name for p in again.written] == ["o.1003.exr"] and len(again.skipped) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from plates import write_plate
+from plates import half_bits, write_plate
 from typer.testing import CliRunner
 
 from dreamplate.cli import app
@@ -18,10 +18,6 @@ FAST = ["--steps", "2", "--device", "cpu"]
 
 def _run(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def test_cli_relight_frames_size_and_provenance(tmp_path: Path, tiny_wan_t2v: Path) -> None:
@@ -48,7 +44,7 @@ def test_cli_relight_strength_zero_is_identity(tmp_path: Path) -> None:
     for f in (1, 2, 3):
         a, b = read_exr(tmp_path / "in" / f"plate.{f:04d}.exr"), read_exr(tmp_path / f"o.{f:04d}.exr")
         for name in a.channels:
-            np.testing.assert_array_equal(_bits(a.channels[name]), _bits(b.channels[name]))
+            np.testing.assert_array_equal(half_bits(a.channels[name]), half_bits(b.channels[name]))
 
 
 def test_cli_draft_then_from_draft(tmp_path: Path, tiny_wan_t2v: Path) -> None:
@@ -94,7 +90,7 @@ def test_cli_generative_interpolate_numbers_from_the_first_key(tmp_path: Path, t
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [f"o.{f}.exr" for f in range(1001, 1006)]
     end = read_exr(tmp_path / "o" / "o.1005.exr")
-    np.testing.assert_array_equal(_bits(read_exr(last).channels["R"]), _bits(end.channels["R"]))
+    np.testing.assert_array_equal(half_bits(read_exr(last).channels["R"]), half_bits(end.channels["R"]))
 
 
 def test_cli_wrong_capability_is_one_error_line(tmp_path: Path, tiny_wan_i2v: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import exr_rgb, half_bits, write_plate
 from pydantic import ValidationError
 
 from dreamplate.color.model_space import video_model_space
@@ -26,24 +26,15 @@ SIZE = (48, 32)
 FAST = {"prompt": "the waves roll on", "steps": 2, "device": "cpu"}
 
 
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
-
-
-def _rgb(path: Path) -> np.ndarray:
-    image = read_exr(path)
-    return np.stack([image.channels[c] for c in "RGB"], axis=-1)
-
-
 def _encoded(path: Path) -> np.ndarray:
-    return np.clip(video_model_space().encode(_rgb(path)), 0.0, 1.0)
+    return np.clip(video_model_space().encode(exr_rgb(path)), 0.0, 1.0)
 
 
 def _same_file_pixels(a: Path, b: Path) -> None:
     src, dst = read_exr(a), read_exr(b)
     assert set(src.channels) == set(dst.channels)
     for name in src.channels:
-        np.testing.assert_array_equal(_bits(src.channels[name]), _bits(dst.channels[name]))
+        np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(dst.channels[name]))
 
 
 def _out(tmp_path: Path, name: str = "out") -> FrameSequence:
@@ -62,7 +53,7 @@ def test_after_keeps_the_plate_and_numbers_on_in_windows(tmp_path: Path, tiny_wa
         _same_file_pixels(tmp_path / "in" / f"plate.{frame:04d}.exr", tmp_path / "out" / f"o.{frame}.exr")
     new = read_exr(tmp_path / "out" / "o.1005.exr")
     assert set(new.channels) == {"R", "G", "B", "A"} and set(new.pixel_types.values()) == {"half"}
-    assert np.isfinite(_rgb(tmp_path / "out" / "o.1016.exr")).all()
+    assert np.isfinite(exr_rgb(tmp_path / "out" / "o.1016.exr")).all()
     # Window 0 is conditioned on the plate's last two frames, window 1 (frames 1012-) on the two before it.
     first = Provenance.from_attributes(new.attributes)
     assert first.operation == "extend" and first.method == "keyframes WanVACEPipeline"
@@ -113,7 +104,7 @@ def test_an_interrupted_extend_resumes_and_rewrites_nothing(tmp_path: Path, tiny
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in written} == stamps
     for frame in range(1, 17):  # the resumed shot is the uninterrupted one, window 1 conditioned on the files
         np.testing.assert_array_equal(
-            _rgb(tmp_path / "out" / f"o.{frame:04d}.exr"), _rgb(tmp_path / "whole" / f"o.{frame:04d}.exr")
+            exr_rgb(tmp_path / "out" / f"o.{frame:04d}.exr"), exr_rgb(tmp_path / "whole" / f"o.{frame:04d}.exr")
         )
     assert run_extend(spec).written == []
 
@@ -164,10 +155,10 @@ def test_mask_holds_the_edge_frame_outside_the_matte(tmp_path: Path, tiny_wan_va
         feather=2, model=str(tiny_wan_vace), **FAST,
     )  # fmt: skip
     run_extend(spec)
-    edge = _rgb(tmp_path / "in" / "plate.0003.exr")
+    edge = exr_rgb(tmp_path / "in" / "plate.0003.exr")
     for frame in range(4, 9):
-        out = _rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
-        np.testing.assert_array_equal(_bits(out[:, SIZE[0] // 2 :]), _bits(edge[:, SIZE[0] // 2 :]))
+        out = exr_rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
+        np.testing.assert_array_equal(half_bits(out[:, SIZE[0] // 2 :]), half_bits(edge[:, SIZE[0] // 2 :]))
         assert np.abs(out[:, : SIZE[0] // 2 - 3] - edge[:, : SIZE[0] // 2 - 3]).max() > 1e-3
 
 
@@ -275,5 +266,5 @@ def test_a_chunk_of_later_frames_writes_only_those(tmp_path: Path, tiny_wan_vace
     assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == ["o.0014.exr", "o.0015.exr", "o.0016.exr"]
     for frame in (14, 15, 16):
         np.testing.assert_array_equal(
-            _rgb(tmp_path / "out" / f"o.{frame:04d}.exr"), _rgb(tmp_path / "whole" / f"o.{frame:04d}.exr")
+            exr_rgb(tmp_path / "out" / f"o.{frame:04d}.exr"), exr_rgb(tmp_path / "whole" / f"o.{frame:04d}.exr")
         )

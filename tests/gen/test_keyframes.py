@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.errors import ModelError
 from dreamplate.gen.keyframes import run_keyframes
@@ -16,10 +16,6 @@ from dreamplate.io.provenance import Provenance
 
 SIZE = (48, 32)
 FAST = {"prompt": "slow camera move", "steps": 2, "device": "cpu"}
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def _keys(tmp_path: Path, frames: list[int]) -> dict[int, str]:
@@ -33,7 +29,7 @@ def _assert_passes_through_keys(keys: dict[int, str], out: Path) -> None:
         src, dst = read_exr(Path(key)), read_exr(out / f"o.{frame:04d}.exr")
         assert set(src.channels) == set(dst.channels)
         for name in src.channels:
-            np.testing.assert_array_equal(_bits(src.channels[name]), _bits(dst.channels[name]))
+            np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(dst.channels[name]))
 
 
 def test_vace_passes_exactly_through_three_keys_at_arbitrary_frames(tmp_path: Path, tiny_wan_vace: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.errors import JobError
 from dreamplate.gen.keyframes import run_keyframes
@@ -18,10 +18,6 @@ from dreamplate.io.provenance import Provenance
 
 SIZE = (48, 32)
 FAST = {"prompt": "a slow orbit", "steps": 2, "device": "cpu"}
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def test_chain_windows_share_the_keys_they_end_on() -> None:
@@ -77,7 +73,7 @@ def test_three_window_keyframe_shot_is_exact_at_every_key(
     for frame, key in keys.items():
         src, dst = read_exr(Path(key)), read_exr(tmp_path / "out" / f"o.{frame}.exr")
         for name in src.channels:
-            np.testing.assert_array_equal(_bits(src.channels[name]), _bits(dst.channels[name]))
+            np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(dst.channels[name]))
         assert Provenance.from_attributes(dst.attributes).method == "key"
     windows = {
         Provenance.from_attributes(read_exr(tmp_path / "out" / f"o.{f}.exr").attributes).parameters["window_index"]

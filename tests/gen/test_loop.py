@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import half_bits, write_plate
 from typer.testing import CliRunner
 
 from dreamplate.cli import app
@@ -20,15 +20,11 @@ SIZE = (48, 32)
 FAST = {"prompt": "endless surf", "steps": 2, "device": "cpu"}
 
 
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
-
-
 def _same_file_pixels(a: Path, b: Path) -> None:
     src, dst = read_exr(a), read_exr(b)
     assert set(src.channels) == set(dst.channels)
     for name in src.channels:
-        np.testing.assert_array_equal(_bits(src.channels[name]), _bits(dst.channels[name]))
+        np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(dst.channels[name]))
 
 
 def test_plate_loop_bridges_its_last_frames_to_its_first(tmp_path: Path, tiny_wan_vace: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.color.model_space import video_model_space
 from dreamplate.errors import InputError, ModelError
@@ -20,10 +20,6 @@ from dreamplate.io.provenance import Provenance
 
 SIZE = (96, 64)
 FAST = {"prompt": "the ball rolls", "steps": 2, "device": "cpu"}
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def _strokes(tmp_path: Path, strokes: list[dict], origin: str = "top-left") -> Path:
@@ -97,7 +93,7 @@ def test_vace_shot_starts_on_the_still_bit_for_bit(tmp_path: Path, tiny_wan_vace
     assert [p.name for p in result.written] == [f"o.{f}.exr" for f in range(1001, 1006)]
     src, first = read_exr(still), read_exr(tmp_path / "o.1001.exr")
     for name in src.channels:
-        np.testing.assert_array_equal(_bits(src.channels[name]), _bits(first.channels[name]))
+        np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(first.channels[name]))
     later = read_exr(tmp_path / "o.1005.exr")
     assert later.display_window == src.display_window and set(later.channels) == {"R", "G", "B"}
     assert later.attributes["colorInteropID"] == "lin_ap1_scene"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import ACESCG_TAGS, write_plate
+from plates import ACESCG_TAGS, half_bits, write_plate
 
 from dreamplate.errors import InputError
 from dreamplate.gen.create_spec import ReframeSpec
@@ -18,15 +18,13 @@ SIZE = (48, 32)
 FAST = {"prompt": "more sky", "steps": 2, "device": "cpu"}
 
 
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
-
-
 def _assert_kept(plate: Path, out: Path, offset: tuple[int, int], channels: str = "RGBA") -> None:
     src, dst = read_exr(plate), read_exr(out)
     (ox, oy), (w, h) = offset, SIZE
     for name in channels:
-        np.testing.assert_array_equal(_bits(dst.channels[name][oy : oy + h, ox : ox + w]), _bits(src.channels[name]))
+        np.testing.assert_array_equal(
+            half_bits(dst.channels[name][oy : oy + h, ox : ox + w]), half_bits(src.channels[name])
+        )
 
 
 def test_aspect_frame_and_position() -> None:
@@ -119,5 +117,5 @@ def test_repaint_lets_the_model_change_the_plate_too(tmp_path: Path, tiny_wan_va
     run_reframe(spec)
     src, out = read_exr(tmp_path / "plate" / "plate.0001.exr"), read_exr(tmp_path / "o.0001.exr")
     assert out.display_window == (0, 0, 47, 47)
-    assert not np.array_equal(_bits(out.channels["R"][8:40]), _bits(src.channels["R"]))
+    assert not np.array_equal(half_bits(out.channels["R"][8:40]), half_bits(src.channels["R"]))
     assert Provenance.from_attributes(out.attributes).parameters["repaint"] is True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plates import write_plate
+from plates import exr_rgb, half_bits, write_plate
 
 from dreamplate.color.model_space import video_model_space
 from dreamplate.demo import render_plate_frame
@@ -21,15 +21,6 @@ from dreamplate.io.provenance import Provenance
 log = logging.getLogger(__name__)
 SIZE = (48, 32)
 FAST = {"prompt": "warm sunset light", "steps": 2, "strength": 0.5, "device": "cpu"}
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
-
-
-def _rgb(path: Path) -> np.ndarray:
-    image = read_exr(path)
-    return np.stack([image.channels[c] for c in "RGB"], axis=-1)
 
 
 def _static_plate(folder: Path, count: int) -> str:
@@ -48,7 +39,7 @@ def test_relight_writes_half_exrs_with_provenance(tmp_path: Path, tiny_wan_t2v: 
     assert set(image.pixel_types.values()) == {"half"}
     assert image.display_window == image.data_window == (0, 0, SIZE[0] - 1, SIZE[1] - 1)
     assert image.attributes["colorInteropID"] == "lin_ap1_scene"
-    assert np.isfinite(_rgb(tmp_path / "out" / "out.1003.exr")).all()
+    assert np.isfinite(exr_rgb(tmp_path / "out" / "out.1003.exr")).all()
     prov = Provenance.from_attributes(image.attributes)
     assert prov is not None and prov.operation == "relight" and prov.method == "v2v WanVideoToVideoPipeline"
     assert prov.model == str(tiny_wan_t2v.resolve()) and len(prov.weights_sha256 or "") == 64
@@ -67,7 +58,7 @@ def test_strength_zero_passes_the_plate_through_bit_exact_without_a_model(tmp_pa
         src, out = read_exr(tmp_path / "in" / f"plate.{frame:04d}.exr"), read_exr(tmp_path / f"out.{frame:04d}.exr")
         assert set(src.channels) == set(out.channels)
         for name in src.channels:
-            np.testing.assert_array_equal(_bits(src.channels[name]), _bits(out.channels[name]))
+            np.testing.assert_array_equal(half_bits(src.channels[name]), half_bits(out.channels[name]))
         assert float(out.channels["R"].max()) > 10.0
         assert Provenance.from_attributes(out.attributes).strength == 0.0
 
@@ -80,7 +71,7 @@ def test_same_seed_same_frames_other_seed_other_frames(tmp_path: Path, tiny_ltx:
             inputs=[plate], output=str(tmp_path / name / "o.####.exr"), model=str(tiny_ltx), seed=seed, **FAST
         )
         run_relight(spec)
-        outs[name] = np.stack([_rgb(tmp_path / name / f"o.{f:04d}.exr") for f in range(1, 6)])
+        outs[name] = np.stack([exr_rgb(tmp_path / name / f"o.{f:04d}.exr") for f in range(1, 6)])
     np.testing.assert_array_equal(outs["a"], outs["b"])
     assert np.abs(outs["a"] - outs["c"]).max() > 1e-3
 
@@ -95,7 +86,7 @@ def test_long_plate_has_no_seam_jumps_and_no_colour_drift(tmp_path: Path, tiny_w
     result = run_relight(spec)
     assert len(result.written) == count
     space = video_model_space()
-    frames = np.stack([space.encode(_rgb(tmp_path / "out" / f"o.{1001 + i:04d}.exr")) for i in range(count)])
+    frames = np.stack([space.encode(exr_rgb(tmp_path / "out" / f"o.{1001 + i:04d}.exr")) for i in range(count)])
     steps = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))  # steps[i]: frame i -> i+1
     # Windows: starts 0, 5, 10, 11 (length 9): the seams are where a window starts or stops contributing.
     seams = [4, 8, 9, 13, 14]
@@ -124,8 +115,8 @@ def test_mask_keeps_the_plate_bit_exact_outside_the_matte(tmp_path: Path, tiny_w
     )  # fmt: skip
     run_relight(spec)
     for frame in range(1, 6):
-        src, out = _rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"), _rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
-        np.testing.assert_array_equal(_bits(src[:, SIZE[0] // 2 :]), _bits(out[:, SIZE[0] // 2 :]))
+        src, out = exr_rgb(tmp_path / "in" / f"plate.{frame:04d}.exr"), exr_rgb(tmp_path / "out" / f"o.{frame:04d}.exr")
+        np.testing.assert_array_equal(half_bits(src[:, SIZE[0] // 2 :]), half_bits(out[:, SIZE[0] // 2 :]))
         assert np.abs(src[:, : SIZE[0] // 2 - 4] - out[:, : SIZE[0] // 2 - 4]).max() > 1e-3  # inside it changed
 
 
@@ -151,11 +142,11 @@ def test_resume_writes_only_the_missing_frame(
     plate = write_plate(tmp_path / "in", range(1, 6), SIZE)
     spec = RelightSpec(inputs=[plate], output=str(tmp_path / "o.####.exr"), model=str(tiny_wan_t2v), **FAST)
     run_relight(spec)
-    before = _rgb(tmp_path / "o.0003.exr")
+    before = exr_rgb(tmp_path / "o.0003.exr")
     (tmp_path / "o.0003.exr").unlink()
     again = run_relight(spec)
     assert [p.name for p in again.written] == ["o.0003.exr"] and len(again.skipped) == 4
-    np.testing.assert_array_equal(before, _rgb(tmp_path / "o.0003.exr"))
+    np.testing.assert_array_equal(before, exr_rgb(tmp_path / "o.0003.exr"))
     with monkeypatch.context() as patch:  # all finished: the model is never loaded
         patch.setattr("dreamplate.gen.pipelines.load_pipeline", lambda *a, **k: pytest.fail("pipeline loaded"))
         assert len(run_relight(spec).skipped) == 5

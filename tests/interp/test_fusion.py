@@ -123,6 +123,23 @@ def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path]
     assert scores["fused"] >= max(scores["learned"], scores["flow"]) - 0.05, scores
 
 
+def test_a_ball_moving_further_than_its_size_does_not_vanish_half_way(rife_models: list[Path]) -> None:
+    # A 64 px ball 80 px apart on black: the flow method found no motion, and half way its motion matched black on
+    # black perfectly, so the fusion took it over the net's ball and the ball was gone (11.7 dB, a fifth of it left).
+    radius, spin = 0.03, 0.05
+    w0, w1 = ball_window(0.0, SIZE_2K, radius), ball_window(2.0, SIZE_2K, radius)
+    box = union_window(w0, w1)
+    a = place_on_window(ball_pixels(0.0, SIZE_2K, w0, radius, spin), w0, box)
+    b = place_on_window(ball_pixels(2.0, SIZE_2K, w1, radius, spin), w1, box)
+    truth = ball_pixels(1.0, SIZE_2K, box, radius, spin)
+    signals = (_signal(a), _signal(b))
+    learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
+    fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2), 0.5), a, b)
+    ball = truth.sum(axis=2) > 0.05
+    assert fused[ball].sum() > 0.5 * truth[ball].sum(), "most of the ball is there half way"
+    assert _ball_psnr(fused, truth) >= _ball_psnr(interpolate_learned(learned, a, b), truth) - 0.5
+
+
 def test_cg_ball_plate_retimed_by_default_is_not_worse_than_flow(rife_models: list[Path], tmp_path: Path) -> None:
     # The case end to end: EXRs whose data windows follow the ball, every other frame rebuilt by the retimer.
     from ball import write_ball_plate

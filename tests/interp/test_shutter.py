@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from moving_plates import HIGHLIGHT, write_moving_plate
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.interp.retime import run_interpolate
 from dreamplate.interp.shutter import expose, frame_rates, project_motion, shutter_positions
@@ -18,10 +18,6 @@ from dreamplate.interp.timing import plan_factor, plan_fps, plan_retime
 from dreamplate.io.exr import read_exr
 
 SUBJECT = (12.0, 0.0)  # px a source frame: the flow method follows it on these plates
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def _retime(plate: str, out: Path, **settings) -> list[np.ndarray]:
@@ -121,7 +117,7 @@ def test_shutter_zero_leaves_every_frame_bit_for_bit_and_resumes(tmp_path: Path)
     for frame in range(1, 6):
         a, b = read_exr(out / f"o.{frame:04d}.exr"), read_exr(fresh / f"o.{frame:04d}.exr")
         for name in a.channels:
-            np.testing.assert_array_equal(_bits(a.channels[name]), _bits(b.channels[name]))
+            np.testing.assert_array_equal(half_bits(a.channels[name]), half_bits(b.channels[name]))
     blurred = run_interpolate(InterpolateSpec(inputs=[plate], output=str(out / "o.####.exr"), factor=2, shutter=180))
     assert len(blurred.written) == 5  # another shutter is another picture
 
@@ -137,7 +133,7 @@ def test_a_still_hdr_plate_is_exact_under_any_shutter(tmp_path: Path) -> None:
     for frame in range(1, 8):
         out = read_exr(tmp_path / "o" / f"o.{frame:04d}.exr")
         for name in ("R", "G", "B"):
-            np.testing.assert_array_equal(_bits(out.channels[name]), _bits(still[name]))
+            np.testing.assert_array_equal(half_bits(out.channels[name]), half_bits(still[name]))
 
 
 def test_a_chunk_blurs_its_frames_as_the_whole_run_does(tmp_path: Path) -> None:

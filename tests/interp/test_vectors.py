@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from moving_plates import write_moving_plate
-from plates import write_plate
+from plates import half_bits, write_plate
 
 from dreamplate.errors import InputError
 from dreamplate.interp.retime import run_interpolate, run_vectors
@@ -22,10 +22,6 @@ from dreamplate.io.raster import write_raster
 
 SIZE = (128, 96)
 STEP = (3.0, 2.0)  # px a frame: right and down the picture
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 def _translating_plate(folder: Path, frames=range(1, 4)) -> str:
@@ -67,7 +63,7 @@ def test_a_known_translation_gives_the_known_vectors_and_keeps_the_pixels(tmp_pa
         source = read_exr(tmp_path / "in" / f"p.{frame:04d}.exr")
         assert set(out.channels) == {"R", "G", "B", *VECTOR_CHANNELS}
         for name in ("R", "G", "B"):  # the plate itself passes through bit for bit
-            np.testing.assert_array_equal(_bits(out.channels[name]), _bits(source.channels[name]))
+            np.testing.assert_array_equal(half_bits(out.channels[name]), half_bits(source.channels[name]))
         expected = {"forward.u": STEP[0], "forward.v": -STEP[1], "backward.u": -STEP[0], "backward.v": STEP[1]}
         for name, value in expected.items():
             assert np.median(_inner(out.channels[name])) == pytest.approx(value, abs=0.05), (frame, name)

@@ -1,4 +1,5 @@
-"""The judge tests import the synthetic-damage helpers beside them; each test gets its own model registries."""
+"""The judge tests import the synthetic-damage helpers beside them and the server helpers; each test gets its own
+model registries."""
 
 import sys
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "server"))  # server_support: waiting for a job
 
 
 @pytest.fixture(autouse=True)

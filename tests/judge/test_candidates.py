@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from plates import write_plate
+from server_support import wait_job
 from typer.testing import CliRunner
 
 from dreamplate.cli import app
@@ -22,6 +22,8 @@ from dreamplate.ops import OPS
 
 SIZE = (48, 32)
 TOKEN = "test-token-0123456789"
+JOB_SECONDS = 240.0
+"""A candidates job renders drafts and a refine on the CPU: far longer than the server tests' jobs."""
 
 
 @pytest.fixture(scope="module")
@@ -140,21 +142,11 @@ def api(tmp_path: Path, tiny_wan: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     store.close()
 
 
-def _wait(api, job_id: str, seconds: float = 240.0) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = api.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in ("done", "failed", "cancelled"):
-            return job
-        time.sleep(0.1)
-    pytest.fail(f"job {job_id} still running after {seconds} s")
-
-
 def test_server_runs_candidates_and_judge_jobs(api, tmp_path: Path, tiny_wan: Path) -> None:
     plate = write_plate(tmp_path / "in", range(1, 6), SIZE)
     params = {"prompt": "dusk", "model": str(tiny_wan), "steps": 4, "device": "cpu", "candidates": 2, "refine": 0}
     job = {"task": "relight", "inputs": [plate], "output": str(tmp_path / "out" / "o.####.exr"), "params": params}
-    done = _wait(api, api.post("/v1/jobs", json=job).json()["id"])
+    done = wait_job(api, api.post("/v1/jobs", json=job).json()["id"], JOB_SECONDS)
     assert done["state"] == "done", done
     assert (done["frames_done"], done["frames_total"]) == (5, 5)
     report = json.loads((tmp_path / "out" / "o.candidates.json").read_text())
@@ -163,7 +155,7 @@ def test_server_runs_candidates_and_judge_jobs(api, tmp_path: Path, tiny_wan: Pa
 
     drafts = [c["path"] for c in sorted(report["candidates"], key=lambda c: c["number"])]
     judge = {"task": "judge", "inputs": [plate, *drafts], "output": str(tmp_path / "judged.json"), "params": {}}
-    judged = _wait(api, api.post("/v1/jobs", json=judge).json()["id"])
+    judged = wait_job(api, api.post("/v1/jobs", json=judge).json()["id"], JOB_SECONDS)
     assert judged["state"] == "done", judged
     again = json.loads((tmp_path / "judged.json").read_text())
     assert again["ranking"] == report["ranking"]  # the same scorer, the same order

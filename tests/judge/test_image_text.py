@@ -45,3 +45,10 @@ def test_a_folder_that_is_not_an_image_text_model_is_one_error(tmp_path: Path) -
         resolve_image_text_model(tmp_path / "m")
     result = CliRunner().invoke(app, ["models", "add-judge", "x", str(tmp_path / "m")])
     assert result.exit_code == 1 and "model_type t5" in result.output
+
+
+def test_a_real_size_random_judge_model_is_refused_not_made_tiny(tmp_path: Path) -> None:
+    """`init-random clip --size real` used to write a tiny model and print "(real, random weights)"."""
+    made = CliRunner().invoke(app, ["models", "init-random", "clip", str(tmp_path / "clip"), "--size", "real"])
+    assert made.exit_code == 1 and "--size real" in made.output and "tiny size only" in made.output
+    assert not (tmp_path / "clip").exists()

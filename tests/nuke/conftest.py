@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
     process = start_server(base / "home", [root], base / "server.log", workers=1)
     yield process, root
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_ltx(server: tuple[ServerProcess, Path]) -> str:
+    """A tiny random LTX-Video model inside the server's root (`dreamplate models init-random ltx`, seconds)."""
+    _, root = server
+    folder = root / "models" / "ltx"
+    command = [sys.executable, "-m", "dreamplate.cli", "models", "init-random", "ltx", str(folder)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    return str(folder)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ the candidate menu (the winner chosen), and the chosen candidate re-rendered at 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nuke
@@ -18,15 +16,6 @@ from dreamplate.io.exr import read_exr
 from dreamplate.io.provenance import Provenance
 
 SIZE = (64, 48)
-
-
-@pytest.fixture(scope="module")
-def tiny_ltx(server) -> str:
-    _, root = server
-    folder = root / "models" / "ltx-candidates"
-    command = [sys.executable, "-m", "dreamplate.cli", "models", "init-random", "ltx", str(folder)]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    return str(folder)
 
 
 def _seed_of(output: str, frame: int) -> int:

@@ -67,7 +67,7 @@ RANGE = {"range_first": 1001, "range_last": 1010}
 
 def test_a_setting_is_sent_only_when_it_differs_from_the_declared_default() -> None:
     op = _op("interpolate")
-    knobs = {**RANGE, "method": "learned", "factor": "3", "scale": "0.5", "runtime": "onnx", "tta": False, "model": ""}
+    knobs = {**RANGE, "method": "learned", "factor": "3", "scale": "0.5", "runtime": "auto", "tta": False, "model": ""}
     job = mapping.build_job(
         op, knobs, {"plate": "Z:/shows/p.####.exr"}, "Z:/shows/o.####.exr", {"colorspace": "ACEScg"}, MAPS
     )

@@ -7,13 +7,10 @@ colour space.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nuke
 import numpy as np
-import pytest
 from dreamplate_nuke import mapping, nodes
 from nuke_support import frame_file, job_of, make_read, press_render, writes_left
 from plates import write_plate
@@ -21,16 +18,6 @@ from plates import write_plate
 from dreamplate.io.exr import read_exr
 
 SIZE = (96, 64)
-
-
-@pytest.fixture(scope="module")
-def tiny_ltx(server) -> str:
-    """A tiny random LTX-Video model inside the server's root (`dreamplate models init-random ltx`, seconds)."""
-    _, root = server
-    folder = root / "models" / "ltx"
-    command = [sys.executable, "-m", "dreamplate.cli", "models", "init-random", "ltx", str(folder)]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    return str(folder)
 
 
 def _generative(node, model: str, prompt: str = "slow dolly in at dusk") -> None:

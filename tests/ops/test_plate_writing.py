@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from plates import half_bits
 
 from dreamplate.color.ocio import load_config, resolve_input_space
 from dreamplate.io.exr import ExrImage, read_exr, write_exr
@@ -14,10 +15,6 @@ from dreamplate.ops.plate.writing import FrameWriter
 DATA, DISPLAY = (-1, -1, 4, 2), (0, 0, 3, 1)
 VALUES = np.array([[-2.0, 0.0, 0.18, 1.0, 64.0, 65504.0], [np.nan, np.inf, -np.inf, -0.0, 6.1e-5, 1e-7]] * 2)
 PROVENANCE = Provenance(operation="relight", method="passthrough", parameters={"seed": 0})
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float16).view(np.uint16)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,7 @@ def source(tmp_path: Path) -> ExrImage:
 def test_passthrough_keeps_every_channel_bit_for_bit(tmp_path: Path, writer: FrameWriter, source: ExrImage) -> None:
     writer.passthrough(tmp_path / "out.exr", source, PROVENANCE)
     out = read_exr(tmp_path / "out.exr")
-    np.testing.assert_array_equal(_bits(out.channels["R"]), _bits(source.channels["R"]))  # NaN and Inf included
+    np.testing.assert_array_equal(half_bits(out.channels["R"]), half_bits(source.channels["R"]))  # NaN and Inf included
     np.testing.assert_array_equal(out.channels["id"], source.channels["id"])
     assert out.pixel_types == {"R": "half", "Z": "half", "id": "uint"}
     assert (out.data_window, out.display_window) == (DATA, DISPLAY)

@@ -143,6 +143,9 @@ def models_init_random(
         if kind in ("clip", "siglip"):  # the judge's image-text models: tiny only
             from dreamplate.judge.image_text import build_random_image_text_model
 
+            if size != "tiny":
+                fail(f"--size {size}: random {kind} judge models come in the tiny size only")
+
             path = build_random_image_text_model(kind, model_dir, seed=seed)
         else:
             path = build_random_model(kind.split("-")[0], kind, model_dir, size=size, seed=seed)

@@ -55,10 +55,26 @@ def photo_cost(
     """
     warped_a = signal_a if to_a is None else remap(signal_a, to_a, nearest=False)
     warped_b = signal_b if to_b is None else remap(signal_b, to_b, nearest=False)
-    diff = np.abs(warped_a - warped_b)
-    # Channel by channel: numpy's reduction over a short last axis is several times slower.
-    total = sum(diff[..., c] for c in range(diff.shape[2]))
-    return cv2.blur(total, (window, window))
+    return cv2.blur(_channel_sum(np.abs(warped_a - warped_b)), (window, window))
+
+
+def _channel_sum(img: np.ndarray) -> np.ndarray:
+    """H x W x C summed over channels, channel by channel: numpy's reduction over a short last axis is slower."""
+    return sum(img[..., c] for c in range(img.shape[2]))
+
+
+DETAIL_WINDOW = 5
+"""Side (pixels) of the local mean a signal's detail is measured against."""
+
+
+def sampled_detail(signal: np.ndarray, to: np.ndarray, window: int) -> np.ndarray:
+    """How much picture detail a motion samples: |S - local mean of S| of the warped signal, box-averaged (H x W).
+
+    A flat patch (black behind a small fast subject) matches any other flat patch perfectly, so a low photo cost
+    there says nothing; this says how much structure the match was made on.
+    """
+    warped = _channel_sum(remap(signal, to, nearest=False))
+    return cv2.blur(np.abs(warped - cv2.blur(warped, (DETAIL_WINDOW, DETAIL_WINDOW))), (window, window))
 
 
 def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
