@@ -12,13 +12,16 @@ motion signal the retimer uses (log model space, white at MOTION_WHITE), and sco
 PSNR of the display encoding clip(x, 0, 1) ** (1 / 2.2) over that window. Ball variants: `r` is the radius as a
 share of the height, `spin` radians a frame. `--speed`: seconds per 960x540 in-between on 2 threads, the methods
 taking turns, best of `--repeats` (other work on the machine slows them alike). `--memory`: peak RSS of one 2K and one
-4K in-between of the default and of plain RIFE HDv3, each in a fresh process.
+4K in-between of the default and of plain RIFE HDv3, each in a fresh process. `--retimes`: seconds per in-between of
+whole `interpolate` runs (EXR reading and writing included) on a 3-frame 960x540 plate at --factor 2 and 4, beside
+the same runs with the network run once per output time, as before it was run once per pair.
 """
 
 import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +42,7 @@ from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E40
 from dreamplate.interp.fusion import REFINE_ADVANTAGE, REFINE_ADVANTAGE_TTA, fuse  # noqa: E402
 from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
 from dreamplate.interp.rife import LearnedEstimator, interpolate_learned  # noqa: E402
+from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
 
 THREADS = 2
@@ -186,6 +190,58 @@ def memory(data_dir: Path) -> None:
             print(f"{width}x{height} {label:<20} peak RSS {gb:5.2f} GB (inputs and nets: {base_gb:.2f} GB)")
 
 
+def _write_plate(folder: Path, frames: list[np.ndarray]) -> str:
+    """The frames (sRGB [0, 1]) as a scene-linear Rec.709 half EXR sequence, numbered from 1; its pattern."""
+    folder.mkdir(parents=True)
+    for number, frame in enumerate(frames, start=1):
+        linear = np.where(frame <= 0.04045, frame / 12.92, ((frame + 0.055) / 1.055) ** 2.4).astype(np.float32)
+        channels = {c: linear[..., i] for i, c in enumerate("RGB")}
+        h, w = frame.shape[:2]
+        window = (0, 0, w - 1, h - 1)
+        tags = {"colorInteropID": "lin_rec709_scene"}
+        image = ExrImage(channels, dict.fromkeys(channels, "half"), window, window, tags)
+        write_exr(folder / f"p.{number:04d}.exr", image)
+    return str(folder / "p.####.exr")
+
+
+def retimes(data_dir: Path) -> None:
+    """Whole runs on a 3-frame 960x540 plate; the network once per pair against once per output time."""
+    from dreamplate.interp.retime import run_interpolate
+    from dreamplate.interp.spec import InterpolateSpec
+
+    a, b = frame_pair(960, 540, data_dir)
+    print("\nseconds per in-between, whole interpolate runs (EXR I/O included), 3-frame 960x540 plate, 2 threads,")
+    print("best of 2 (at --factor 2 both columns run the same code: their ratio is the run-to-run spread)")
+    with tempfile.TemporaryDirectory() as tmp:
+        plate = _write_plate(Path(tmp) / "plate", [a, b, a])
+        runs = 0
+
+        def seconds(factor: int, fusion: bool, per_time: bool) -> float:
+            """Best of two fresh runs (nothing to resume), per in-between written."""
+            nonlocal runs
+            before = LearnedEstimator.time_free
+            LearnedEstimator.time_free = property(lambda self: False) if per_time else before
+            best = float("inf")
+            try:
+                for _ in range(2):
+                    runs += 1
+                    output = f"{tmp}/out{runs}/o.####.exr"
+                    spec = InterpolateSpec(inputs=[plate], output=output, factor=factor, fusion=fusion, threads=THREADS)
+                    start = time.perf_counter()
+                    run_interpolate(spec)
+                    best = min(best, time.perf_counter() - start)
+            finally:
+                LearnedEstimator.time_free = before
+            return best / (2 * (factor - 1))
+
+        seconds(2, True, False)  # warm-up: the networks load
+        for factor in (2, 4):
+            for fusion in (True, False):
+                once, per_time = seconds(factor, fusion, False), seconds(factor, fusion, True)
+                label = f"--factor {factor}" + ("" if fusion else " --no-fusion")
+                print(f"{label:<26} {once:6.3f} s   network per time: {per_time:6.3f} s   {once / per_time:5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["middlebury_others", "ucf101"])
@@ -196,6 +252,7 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true", help="also seconds per 960x540 in-between")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory", action="store_true", help="also peak RSS at 2K and 4K")
+    parser.add_argument("--retimes", action="store_true", help="also whole runs at --factor 2 and 4")
     args = parser.parse_args()
     cv2.setNumThreads(THREADS)
     table = methods()
@@ -207,6 +264,8 @@ def main() -> None:
         speed(table, args.data, args.repeats)
     if args.memory:
         memory(args.data)
+    if args.retimes:
+        retimes(args.data)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,35 @@ def test_a_pinned_model_of_another_operation_is_refused_for_interpolation() -> N
     with pytest.raises(ModelError, match="'realesrgan-x4plus': unknown for interpolate; known models are rife-hdv3"):
         pinned("realesrgan-x4plus", "interpolate")
     assert pinned("rife-hdv3", "interpolate").name == "rife-hdv3"
+
+
+def test_hdv3_motion_at_other_times_is_the_networks_own_adaptation(rife_models: list[Path]) -> None:
+    """`at_time` of the 0.5 run gives what the graph gives at t (its adaptation, applied after the resize)."""
+    from dreamplate.interp.rife import LearnedEstimator, at_time
+
+    frames = [_blob_frame(x, (97, 61)) for x in (30.0, 46.0)]
+    signals = [np.clip(np.log2(1.0 + np.dstack([f[c] for c in "RGB"])) / 9.0, 0.0, 1.0) for f in frames]
+    estimator = LearnedEstimator("rife-hdv3", runtime="onnx", threads=2)
+    half = estimator.estimate_pair(*signals)
+    for t in (0.25, 0.5, 0.8):
+        graph, adapted = estimator._estimate(*signals, t), at_time(half, t)
+        np.testing.assert_allclose(adapted.to_a, graph.to_a, atol=2e-3)
+        np.testing.assert_allclose(adapted.to_b, graph.to_b, atol=2e-3)
+        np.testing.assert_allclose(adapted.weight_b, graph.weight_b, atol=0.02)
+
+
+def test_a_4x_slow_down_runs_hdv3_once_per_pair(
+    rife_models: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dreamplate.interp.rife import LearnedEstimator
+
+    runs: list[float] = []
+    untimed = LearnedEstimator._estimate
+    monkeypatch.setattr(LearnedEstimator, "_estimate", lambda self, a, b, t: runs.append(t) or untimed(self, a, b, t))
+    for n, x in ((1, 30.0), (2, 38.0), (3, 46.0)):
+        _write(tmp_path / "in" / f"p.{n:04d}.exr", _blob_frame(x, (64, 40)))
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "in" / "p.####.exr")], output=str(tmp_path / "o.####.exr"), factor=4, method="learned"
+    )
+    assert len(run_interpolate(spec).written) == 9
+    assert runs == [0.5, 0.5], "one network run per source pair, at t = 0.5, for its three in-betweens"

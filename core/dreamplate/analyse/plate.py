@@ -21,7 +21,7 @@ import numpy as np
 from dreamplate.color.model_space import video_model_space
 from dreamplate.color.ocio import COLOR_ATTRIBUTES, ColorConfig, SpaceChoice, convert, load_config, resolve_input_space
 from dreamplate.errors import InputError, ModelError
-from dreamplate.io.exr import Box, ExrImage, PartInfo
+from dreamplate.io.exr import ExrImage, PartInfo
 from dreamplate.io.provenance import Provenance
 from dreamplate.io.sequence import FrameSequence, is_sequence_pattern
 from dreamplate.ops.plate.frames import FrameRun
@@ -154,11 +154,6 @@ def data_image(channels: dict[str, np.ndarray], source: ExrImage) -> ExrImage:
         display_window=source.display_window,
         attributes=attributes,
     )
-
-
-def window_shape(box: Box) -> tuple[int, int]:
-    """(height, width) of a window."""
-    return box[3] - box[1] + 1, box[2] - box[0] + 1
 
 
 def installed(entry: PinnedWeights) -> PinnedWeights:

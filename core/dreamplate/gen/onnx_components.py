@@ -316,9 +316,6 @@ class OnnxVae(_OnnxModule):
                 setattr(self, name, int(value))
         self.use_tiling = True
 
-    def disable_tiling(self) -> None:
-        self.use_tiling = False
-
     def enable_slicing(self) -> None:
         """Accepted for load_pipeline's sake: slicing changes memory, not values, and the graphs take any batch."""
 

@@ -268,6 +268,14 @@ def _provenance(
     )
 
 
+@dataclass
+class _PairEstimates:
+    """What is estimated once per source pair (one layer of it) and reused for all its times, made when first asked."""
+
+    flow: object | None = None  # interp.flow.PairFlow
+    network: object | None = None  # interp.rife.LearnedMotion at t = 0.5, for a time-free net
+
+
 class _Renderer:
     """Makes output frames from source pairs, holding the few decoded frames and the pair estimates in use.
 
@@ -560,22 +568,33 @@ class _Renderer:
         """The flow method's estimate of a pair (one layer of it), made once and reused for all its times."""
         from dreamplate.interp.flow import estimate_flow
 
-        signals = (plate_a, plate_b, a, b, mask)
-        return self._estimate((frame_a, frame_b, layer), lambda: estimate_flow(*self._signals(*signals)))
+        pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
+        if pair.flow is None:
+            pair.flow = estimate_flow(*self._signals(plate_a, plate_b, a, b, mask))
+        return pair.flow
 
     def _learned(self, frame_a, frame_b, t, layer, plate_a, plate_b, a, b, mask=None):
-        """The learned estimate at t (the network takes the time as an input), kept for a frame's vectors.
+        """The learned estimate at t, kept for a frame's vectors; a time-free net (HDv3) runs once per pair.
 
         Fused per pixel with the flow method's (`interp.fusion`): where the net's motion fails (fast small objects,
         sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over.
         """
         from dreamplate.interp.fusion import REFINE_ADVANTAGE, REFINE_ADVANTAGE_TTA, fuse
+        from dreamplate.interp.rife import at_time
 
         estimator = self.method.learned(self.spec)
         refine = REFINE_ADVANTAGE_TTA if self.spec.tta else REFINE_ADVANTAGE
 
+        def network():
+            if not estimator.time_free:
+                return estimator.estimate(*self._signals(plate_a, plate_b, a, b, mask), t)
+            pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
+            if pair.network is None:
+                pair.network = estimator.estimate_pair(*self._signals(plate_a, plate_b, a, b, mask))
+            return at_time(pair.network, t)
+
         def make():
-            learned = estimator.estimate(*self._signals(plate_a, plate_b, a, b, mask), t)
+            learned = network()
             if not self.spec.fusion:
                 return learned
             return fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t, refine)

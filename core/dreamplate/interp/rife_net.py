@@ -16,7 +16,6 @@ torch is imported by this module: import it only where a torch model is wanted (
 from __future__ import annotations
 
 import logging
-import math
 import pickle
 from pathlib import Path
 
@@ -350,8 +349,3 @@ def check_variant(variant: str) -> str:
     if variant not in VARIANTS:
         raise ModelError(f"RIFE: unknown variant {variant!r}, expected one of {', '.join(VARIANTS)}")
     return variant
-
-
-def pad_to_multiple(size: int, multiple: int) -> int:
-    """The smallest multiple of `multiple` that is at least `size`."""
-    return int(math.ceil(size / multiple) * multiple)

@@ -91,15 +91,6 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
         partial.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def read_report(path: Path) -> dict[str, Any] | None:
-    """A report written before (None when there is none, or it is not a judge report)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("schema") == REPORT_SCHEMA else None
-
-
 def _thumbnails(pattern: str, part: str | None, view: str | None) -> list[np.ndarray]:
     paths = sequence_paths(pattern, None, "candidate")
     frames = sorted(paths)
