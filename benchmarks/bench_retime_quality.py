@@ -39,7 +39,7 @@ from common import DEFAULT_DATA, evaluate, triplets  # noqa: E402
 
 from dreamplate.color.model_space import log_model_space  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
-from dreamplate.interp.fusion import REFINE_ADVANTAGE, REFINE_ADVANTAGE_TTA, fuse  # noqa: E402
+from dreamplate.interp.fusion import fuse  # noqa: E402
 from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
 from dreamplate.interp.rife import LearnedEstimator, interpolate_learned  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
@@ -71,11 +71,9 @@ def methods() -> dict[str, Method]:
         return lambda sa, sb, a, b: interpolate_learned(nets[net].estimate(sa, sb, 0.5), a, b)
 
     def fused(net: str) -> Method:
-        refine = REFINE_ADVANTAGE_TTA if nets[net].tta else REFINE_ADVANTAGE
-
         def run(sa, sb, a, b):
             pair = estimate_flow(sa, sb, threads=THREADS)
-            return interpolate_learned(fuse(nets[net].estimate(sa, sb, 0.5), pair, 0.5, refine), a, b)
+            return interpolate_learned(fuse(nets[net].estimate(sa, sb, 0.5), pair, 0.5, nets[net].tta), a, b)
 
         return run
 

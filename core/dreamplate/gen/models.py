@@ -30,6 +30,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 PULL_PATTERNS = [f"{d}*.{ext}" for d in ("", "**/") for ext in ("json", "txt", "model", "safetensors")]
 """What `pull_model` fetches: configs, tokenizer files (sentencepiece `.model`) and safetensors; never pickles."""
 
+
 @dataclass(frozen=True)
 class _ClassInfo:
     family: str

@@ -12,6 +12,8 @@ ball of issue 19 (benchmarks/bench_retime_quality.py):
 - where they agree to within AGREE_PIXELS, the flow's motion is taken only where it matches far better
   (REFINE_ADVANTAGE): on CG the net's motion is often a pixel off along sharp edges (a doubled edge) where the flow's
   matches exactly, while on real footage the small differences are mostly the flow's noise;
+- where they agree and the flow's match is clean (CLEAN_COST: no grain, as in CG), a smaller margin will do
+  (CLEAN_ADVANTAGE): there a lower cost is the flow's sharper motion, not its noise;
 - where they disagree, the flow's also needs its match made on picture detail (DETAIL_SHARE): a subject moving
   further than its size leaves the flow motion sampling black on black half way, a perfect and meaningless match
   against the net's subject on subject, and the subject vanished.
@@ -50,25 +52,39 @@ DETAIL_SHARE = 0.25
 share of what the learned one samples. On the CG ball moving further than its own size: 0 (no such rule) 11.6 dB,
 0.25 13.6 dB, 0.5 13.8 dB; the shared sets are unchanged at 0.25 (ucf101 -0.03 dB at 0.5), the issue's ball loses
 0.15 dB (0.35 at 0.5)."""
+CLEAN_COST = 0.02
+"""A photo cost below which the flow's match counts as clean (the mean over the window of |A - B| summed over the
+signal's channels; grain and compression on real footage stay above it). Of 0.01, 0.02, 0.03 and 0.1 (with
+CLEAN_ADVANTAGE 0.7): 0.02 keeps both shared sets (middlebury_others +0.01 dB) and takes two slowly spinning CG balls
+0.12 and 0.23 dB nearer the flow method's; 0.03 and 0.1 lose 0.03 to 0.1 dB on middlebury_others."""
+CLEAN_ADVANTAGE = 0.7
+"""Where the candidates agree and the flow's match is clean, its motion wins where its cost is at most this share of
+the learned one's (0.5: 0.1 dB less on the balls; 1.0, the plain lower cost, with CLEAN_COST 0.015: the same sets,
+0.03 to 0.1 dB less on the balls). Not with `--tta`: there it cost 0.2 dB on middlebury_others."""
 REFINE_ADVANTAGE_TTA = 0.1
 """REFINE_ADVANTAGE for a net run with its mirrored and time-reversed passes (`--tta`), whose motion is a sub-pixel
 better: at 0.3 the fusion lost 0.08 dB to `--tta` alone on middlebury_others; 0.1 gains 0.11 dB there (ucf101 within
 0.01 dB) and keeps +0.3 to +1.8 dB over it on four CG balls."""
 
 
-def fuse(learned: LearnedMotion, flow: PairFlow, t: float, refine_advantage: float = REFINE_ADVANTAGE) -> LearnedMotion:
+def fuse(learned: LearnedMotion, flow: PairFlow, t: float, tta: bool = False) -> LearnedMotion:
     """The learned motion at t with the flow method's taken wherever that explains the pair clearly better.
 
     `flow` is the flow method's estimate of the same pair (its motion signals are the ones judged on), `learned`
-    the network's motion at the same t and size; `refine_advantage` is REFINE_ADVANTAGE, or REFINE_ADVANTAGE_TTA for
-    a net run with test-time passes. Returns the same kind of motion, ready for `interpolate_learned`.
+    the network's motion at the same t and size; `tta` says the net ran with its test-time passes (its motion is a
+    sub-pixel better: REFINE_ADVANTAGE_TTA, and no clean-match margin). Returns the same kind of motion, ready for
+    `interpolate_learned`.
     """
     to_a, to_b, weight_b = inbetween_motion(flow, t)
     apart = squared_length(to_a - learned.to_a) + squared_length(to_b - learned.to_b)
     disagree = apart > AGREE_PIXELS * AGREE_PIXELS
-    advantage = np.where(disagree, FLOW_ADVANTAGE, refine_advantage).astype(np.float32)
     cost_learned = photo_cost(flow.signal_a, learned.to_a, flow.signal_b, learned.to_b, FUSION_WINDOW)
     cost_flow = photo_cost(flow.signal_a, to_a, flow.signal_b, to_b, FUSION_WINDOW)
+    if tta:
+        refine = np.float32(REFINE_ADVANTAGE_TTA)
+    else:
+        refine = np.where(cost_flow < CLEAN_COST, CLEAN_ADVANTAGE, REFINE_ADVANTAGE)
+    advantage = np.where(disagree, FLOW_ADVANTAGE, refine).astype(np.float32)
     use_flow = cost_flow < advantage * cost_learned
     if disagree.any():
         detailed = _detail(flow, to_a, to_b) >= DETAIL_SHARE * _detail(flow, learned.to_a, learned.to_b)

@@ -579,11 +579,10 @@ class _Renderer:
         Fused per pixel with the flow method's (`interp.fusion`): where the net's motion fails (fast small objects,
         sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over.
         """
-        from dreamplate.interp.fusion import REFINE_ADVANTAGE, REFINE_ADVANTAGE_TTA, fuse
+        from dreamplate.interp.fusion import fuse
         from dreamplate.interp.rife import at_time
 
         estimator = self.method.learned(self.spec)
-        refine = REFINE_ADVANTAGE_TTA if self.spec.tta else REFINE_ADVANTAGE
 
         def network():
             if not estimator.time_free:
@@ -597,7 +596,7 @@ class _Renderer:
             learned = network()
             if not self.spec.fusion:
                 return learned
-            return fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t, refine)
+            return fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t, self.spec.tta)
 
         return self._estimate((frame_a, frame_b, layer, round(t, 9)), make)
 
