@@ -103,15 +103,20 @@ def _ball_psnr(out: np.ndarray, truth: np.ndarray) -> float:
     return 10.0 * np.log10(1.0 / float(np.mean((display[0] - display[1]) ** 2)))
 
 
-@pytest.mark.parametrize(("radius", "spin"), [(0.11, 0.21), (0.08, 0.0)])
-def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path], radius: float, spin: float) -> None:
-    # Issue 19: a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on the
-    # ball, every other frame rebuilt: RIFE HDv3 alone gave a doubled, torn ball where the flow method's was clean.
+def _ball_pair(radius: float, spin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames 0 and 2 of the 2K ball plate on the union of their windows, and the true frame 1 on it."""
     w0, w1 = ball_window(0.0, SIZE_2K, radius), ball_window(2.0, SIZE_2K, radius)
     box = union_window(w0, w1)
     a = place_on_window(ball_pixels(0.0, SIZE_2K, w0, radius, spin), w0, box)
     b = place_on_window(ball_pixels(2.0, SIZE_2K, w1, radius, spin), w1, box)
-    truth = ball_pixels(1.0, SIZE_2K, box, radius, spin)
+    return a, b, ball_pixels(1.0, SIZE_2K, box, radius, spin)
+
+
+@pytest.mark.parametrize(("radius", "spin"), [(0.11, 0.21), (0.08, 0.0)])
+def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path], radius: float, spin: float) -> None:
+    # Issue 19: a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on the
+    # ball, every other frame rebuilt: RIFE HDv3 alone gave a doubled, torn ball where the flow method's was clean.
+    a, b, truth = _ball_pair(radius, spin)
     signals = (_signal(a), _signal(b))
     pair = estimate_flow(*signals, threads=2)
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
@@ -127,11 +132,7 @@ def test_a_ball_moving_further_than_its_size_does_not_vanish_half_way(rife_model
     # A 64 px ball 80 px apart on black: the flow method found no motion, and half way its motion matched black on
     # black perfectly, so the fusion took it over the net's ball and the ball was gone (11.7 dB, a fifth of it left).
     radius, spin = 0.03, 0.05
-    w0, w1 = ball_window(0.0, SIZE_2K, radius), ball_window(2.0, SIZE_2K, radius)
-    box = union_window(w0, w1)
-    a = place_on_window(ball_pixels(0.0, SIZE_2K, w0, radius, spin), w0, box)
-    b = place_on_window(ball_pixels(2.0, SIZE_2K, w1, radius, spin), w1, box)
-    truth = ball_pixels(1.0, SIZE_2K, box, radius, spin)
+    a, b, truth = _ball_pair(radius, spin)
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2), 0.5), a, b)
