@@ -123,6 +123,7 @@ def test_judge_command_writes_report_and_contact_sheet(tmp_path: Path, plate: st
          "--key", f"1001={plate.replace('####', '1001')}"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert f"wrote 2 files to {report}" in result.output  # the report and its sheet, not "2 frames"
     data = json.loads(report.read_text())
     assert data["schema"] == "dreamplate.judge/1" and data["winner"] == 2 and data["ranking"] == [2, 1]
     best, worst = data["candidates"]

@@ -127,10 +127,11 @@ def running() -> Iterator[LazyProgress]:
 
 
 def say_written(written: list, skipped: list, output: str, method: str = "") -> None:
-    """What a run wrote, in one line."""
+    """What a run wrote, in one line: frames, or files for a judge's report (its JSON and contact sheet)."""
     also = f", skipped {len(skipped)} already written" if skipped else ""
     how = f" ({method})" if method else ""
-    out_console.print(f"wrote {len(written)} frames to {output}{also}{how}", markup=False, highlight=False)
+    noun = "files" if str(output).lower().endswith(".json") else "frames"
+    out_console.print(f"wrote {len(written)} {noun} to {output}{also}{how}", markup=False, highlight=False)
 
 
 def run_op(run, spec, force: bool) -> None:
