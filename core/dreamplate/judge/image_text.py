@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dreamplate.errors import ModelError
+from dreamplate.runtime.model_cache import cached_model
 from dreamplate.userdirs import config_dir
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,21 @@ def default_image_text_model(requested: str | None) -> ImageTextInfo | None:
     return resolve_image_text_model(next(iter(registry))) if registry else None
 
 
-@lru_cache(maxsize=2)
 def _load(path: Path) -> tuple[Any, Any]:
-    """(model, tokenizer) on CPU in eval mode, cached: a judge run asks once per candidate."""
-    from transformers import AutoModel, AutoTokenizer
+    """(model, tokenizer) on CPU in eval mode, kept in the model cache: a judge run asks once per candidate, and the
+    server's memory watch can release it like any other model."""
 
-    try:
-        model = AutoModel.from_pretrained(path, use_safetensors=True).eval()
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: cannot load the image-text model ({exc})") from None
-    return model, tokenizer
+    def load() -> tuple[Any, Any]:
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            model = AutoModel.from_pretrained(path, use_safetensors=True).eval()
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot load the image-text model ({exc})") from None
+        return model, tokenizer
+
+    return cached_model(("image-text", str(path)), load)
 
 
 def _features(output: Any) -> Any:

@@ -278,7 +278,6 @@ def analyse_reference(
             work = working_size(*size)
         elif (linear.shape[1], linear.shape[0]) != size:
             raise InputError(f"{paths[frame]}: {linear.shape[1]}x{linear.shape[0]}, the plate's first frame is {size}")
-        small = log_signal(_shrink(linear, work))
         shrunk = _shrink(linear, work)
         small = log_signal(shrunk)
         logs[frame], gradients[frame], means[frame] = small, _gradients(small), colour_of(shrunk)
