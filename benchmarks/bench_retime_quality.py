@@ -39,7 +39,7 @@ from common import DEFAULT_DATA, evaluate, triplets  # noqa: E402
 
 from dreamplate.color.model_space import log_model_space  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
-from dreamplate.interp.fusion import fuse  # noqa: E402
+from dreamplate.interp.fusion import FUSION_GRID, fuse  # noqa: E402
 from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
 from dreamplate.interp.rife import LearnedEstimator, interpolate_learned  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
@@ -72,7 +72,7 @@ def methods() -> dict[str, Method]:
 
     def fused(net: str) -> Method:
         def run(sa, sb, a, b):
-            pair = estimate_flow(sa, sb, threads=THREADS)
+            pair = estimate_flow(sa, sb, threads=THREADS, grid=FUSION_GRID)
             return interpolate_learned(fuse(nets[net].estimate(sa, sb, 0.5), pair, 0.5, nets[net].tta), a, b)
 
         return run

@@ -11,7 +11,7 @@ from ball import SIZE_2K, ball_pixels, ball_window
 
 from dreamplate.color.model_space import log_model_space
 from dreamplate.interp.flow import PairFlow, estimate_flow, interpolate_frame
-from dreamplate.interp.fusion import fuse
+from dreamplate.interp.fusion import FUSION_GRID, fuse
 from dreamplate.interp.retime import MOTION_WHITE
 from dreamplate.interp.rife import LearnedEstimator, LearnedMotion, interpolate_learned
 from dreamplate.ops.plate.reading import place_on_window, union_window
@@ -62,7 +62,7 @@ def test_identical_hdr_frames_come_back_bit_exact() -> None:
     frame[10, 10] = 65000.0
     frame[20, 30] = -0.25
     frame = frame.astype(np.float16).astype(np.float32)
-    pair = estimate_flow(_signal(frame), _signal(frame), threads=2)
+    pair = estimate_flow(_signal(frame), _signal(frame), threads=2, grid=FUSION_GRID)
     learned = _uniform(frame.shape[:2], (0.7, -0.3), (-0.7, 0.3))  # a net's noise on a still frame
     out = interpolate_learned(fuse(learned, pair, 0.5), frame, frame.copy())
     np.testing.assert_array_equal(out.astype(np.float16).view(np.uint16), frame.astype(np.float16).view(np.uint16))
@@ -70,7 +70,7 @@ def test_identical_hdr_frames_come_back_bit_exact() -> None:
 
 def test_the_flow_motion_wins_where_the_learned_motion_missed_the_object() -> None:
     a, b, truth, body = _square_pair(24)
-    pair = estimate_flow(_signal(a), _signal(b), threads=2)
+    pair = estimate_flow(_signal(a), _signal(b), threads=2, grid=FUSION_GRID)
     still = _uniform(a.shape[:2], (0.0, 0.0), (0.0, 0.0))  # a net that saw no motion: a cross-fade
     fused = interpolate_learned(fuse(still, pair, 0.5), a, b)
     missed = interpolate_learned(still, a, b)
@@ -118,12 +118,12 @@ def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path]
     # ball, every other frame rebuilt: RIFE HDv3 alone gave a doubled, torn ball where the flow method's was clean.
     a, b, truth = _ball_pair(radius, spin)
     signals = (_signal(a), _signal(b))
-    pair = estimate_flow(*signals, threads=2)
+    candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     scores = {
-        "fused": _ball_psnr(interpolate_learned(fuse(learned, pair, 0.5), a, b), truth),
+        "fused": _ball_psnr(interpolate_learned(fuse(learned, candidate, 0.5), a, b), truth),
         "learned": _ball_psnr(interpolate_learned(learned, a, b), truth),
-        "flow": _ball_psnr(interpolate_frame(pair, a, b, 0.5), truth),
+        "flow": _ball_psnr(interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5), truth),
     }
     assert scores["fused"] >= max(scores["learned"], scores["flow"]) - 0.05, scores
 
@@ -135,7 +135,7 @@ def test_a_ball_moving_further_than_its_size_does_not_vanish_half_way(rife_model
     a, b, truth = _ball_pair(radius, spin)
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
-    fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2), 0.5), a, b)
+    fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
     ball = truth.sum(axis=2) > 0.05
     assert fused[ball].sum() > 0.5 * truth[ball].sum(), "most of the ball is there half way"
     assert _ball_psnr(fused, truth) >= _ball_psnr(interpolate_learned(learned, a, b), truth) - 0.5

@@ -77,17 +77,40 @@ def _gray8(signal: np.ndarray) -> np.ndarray:
     return np.rint(gray * 255.0).astype(np.uint8)
 
 
-def _dis() -> cv2.DISOpticalFlow:
-    """DIS `medium`, refined down to full resolution with a denser patch grid and lighter smoothing.
+@dataclass(frozen=True)
+class PatchGrid:
+    """How densely DIS matches patches: the spacing of the 8x8 patches at full resolution and their descent steps.
 
-    The preset stops at half resolution; going to full resolution with patch stride 2 gained about 0.3 dB
-    on both shared sets. DIS is multi-scale, so motion of hundreds of pixels is still found coarse to fine.
-    Three variational refinement iterations per level instead of the preset's five keep more of the patch
-    matches' detail at motion edges (+0.03 dB on both sets) and cost less; two or four lost on one set.
+    Patches 8 px wide run DIS's vectorised path (6 and 12 px cost 1.6 and 5x as much for no gain); the spacing sets
+    the cost (each pixel is covered by (8 / stride)^2 patches). A sparse grid finds too few matches at the coarse
+    levels, where large motion is found (a 24 px move on a 160 px frame was missed at stride 4), so with
+    `coarse_scale` a first pass at stride 2 stops at 2^-coarse_scale of the size and the sparse pass starts from it.
+    """
+
+    stride: int
+    descent_iterations: int
+    coarse_scale: int | None = None
+
+
+FLOW_GRID = PatchGrid(stride=2, descent_iterations=25)
+"""The flow method's own: stride 2 at full resolution gained about 0.3 dB on both shared sets over the preset."""
+
+DENSE_STRIDE = 2
+"""The patch spacing of a sparse grid's first pass (the flow method's)."""
+
+
+def _dis(finest_scale: int, stride: int, descent_iterations: int) -> cv2.DISOpticalFlow:
+    """DIS `medium`, refined down to 2^-finest_scale of the size on the given patch grid, with lighter smoothing.
+
+    The preset stops at half resolution; going to full resolution gained about 0.3 dB on both shared sets. DIS is
+    multi-scale, so motion of hundreds of pixels is still found coarse to fine. Three variational refinement
+    iterations per level instead of the preset's five keep more of the patch matches' detail at motion edges
+    (+0.03 dB on both sets) and cost less; two or four lost on one set.
     """
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setFinestScale(0)
-    dis.setPatchStride(2)
+    dis.setFinestScale(finest_scale)
+    dis.setPatchStride(stride)
+    dis.setGradientDescentIterations(descent_iterations)
     dis.setVariationalRefinementIterations(3)
     return dis
 
@@ -117,9 +140,12 @@ def _guide(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
     return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([w / size[0], h / size[1]])
 
 
-def _one_way(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
+def _one_way(gray_from: np.ndarray, gray_to: np.ndarray, grid: PatchGrid) -> np.ndarray:
     """DIS flow from one 8-bit frame to the other (float32 H x W x 2), started from the guide pass."""
-    return _dis().calc(gray_from, gray_to, _guide(gray_from, gray_to))
+    flow = _guide(gray_from, gray_to)
+    if grid.coarse_scale is not None:
+        flow = _dis(grid.coarse_scale, DENSE_STRIDE, FLOW_GRID.descent_iterations).calc(gray_from, gray_to, flow)
+    return _dis(0, grid.stride, grid.descent_iterations).calc(gray_from, gray_to, flow)
 
 
 # DIS refuses frames under 12 px on both sides, and the guide pass works at a quarter of the size: smaller
@@ -127,7 +153,7 @@ def _one_way(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
 MIN_ESTIMATION_SIZE = 4 * 12
 
 
-def _both_ways(gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _both_ways(gray_a: np.ndarray, gray_b: np.ndarray, grid: PatchGrid) -> tuple[np.ndarray, np.ndarray]:
     """Forward and backward DIS flow, the two directions run side by side on half the threads each.
 
     DIS's finest level parallelises poorly (two threads run one direction only 1.7x faster than one), so
@@ -137,14 +163,14 @@ def _both_ways(gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.n
     pad_y, pad_x = max(MIN_ESTIMATION_SIZE - h, 0), max(MIN_ESTIMATION_SIZE - w, 0)
     if pad_y or pad_x:
         grow = [cv2.copyMakeBorder(g, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) for g in (gray_a, gray_b)]
-        forward, backward = _both_ways(*grow)
+        forward, backward = _both_ways(*grow, grid)
         return forward[:h, :w].copy(), backward[:h, :w].copy()
     threads = cv2.getNumThreads()
     if threads < 2:
-        return _one_way(gray_a, gray_b), _one_way(gray_b, gray_a)
+        return _one_way(gray_a, gray_b, grid), _one_way(gray_b, gray_a, grid)
     with opencv_threads(threads // 2), ThreadPoolExecutor(2) as pool:
-        forward = pool.submit(_one_way, gray_a, gray_b)
-        backward = pool.submit(_one_way, gray_b, gray_a)
+        forward = pool.submit(_one_way, gray_a, gray_b, grid)
+        backward = pool.submit(_one_way, gray_b, gray_a, grid)
         return forward.result(), backward.result()
 
 
@@ -282,17 +308,20 @@ def _cross_checked(
     )
 
 
-def estimate_flow(motion_a: np.ndarray, motion_b: np.ndarray, *, threads: int | None = None) -> PairFlow:
+def estimate_flow(
+    motion_a: np.ndarray, motion_b: np.ndarray, *, threads: int | None = None, grid: PatchGrid = FLOW_GRID
+) -> PairFlow:
     """Estimate the flow both ways between two motion signals (float32 H x W x C or H x W, nominal [0, 1]).
 
-    `threads` caps OpenCV's worker threads for the call. Raises ValueError on mismatched shapes.
+    `threads` caps OpenCV's worker threads for the call; `grid` is DIS's full-resolution patch grid (the fusion
+    takes a sparser one). Raises ValueError on mismatched shapes.
     """
     if motion_a.shape != motion_b.shape:
         raise ValueError(f"motion signals differ in shape: {motion_a.shape} vs {motion_b.shape}")
     signal_a, signal_b = _signal(motion_a), _signal(motion_b)
     gray_a, gray_b = _gray8(signal_a), _gray8(signal_b)
     with opencv_threads(threads):
-        forward, backward = _cross_checked(*_both_ways(gray_a, gray_b), signal_a, signal_b)
+        forward, backward = _cross_checked(*_both_ways(gray_a, gray_b, grid), signal_a, signal_b)
         inconsistent_a = _inconsistent(forward, backward)
         inconsistent_b = _inconsistent(backward, forward)
         occluded_a, occluded_b = _one_sided(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamplate.interp.flow import PairFlow, inbetween_motion
+from dreamplate.interp.flow import PairFlow, PatchGrid, inbetween_motion
 from dreamplate.interp.rife import LearnedMotion
 from dreamplate.interp.warp import photo_cost, sampled_detail, squared_length
 
@@ -61,6 +61,15 @@ CLEAN_ADVANTAGE = 0.7
 """Where the candidates agree and the flow's match is clean, its motion wins where its cost is at most this share of
 the learned one's (0.5: 0.1 dB less on the balls; 1.0, the plain lower cost, with CLEAN_COST 0.015: the same sets,
 0.03 to 0.1 dB less on the balls). Not with `--tta`: there it cost 0.2 dB on middlebury_others."""
+FUSION_GRID = PatchGrid(stride=4, descent_iterations=50, coarse_scale=2)
+"""DIS's patch grid for the flow candidate: the flow method's grid down to a quarter of the size, then a quarter of
+its patches at full resolution (stride 4, not 2) with twice the descent steps. DIS runs in about half the time
+(0.25 against 0.49 s a direction on a 960x540 pair, one thread) and the fusion's figures against the flow method's
+own grid: both shared sets +0.03 and +0.02 dB, two slowly spinning CG balls +0.04 and +0.02 dB, the issue's ball
+0.11 dB lower (still 1.5 dB above RIFE HDv3 and 1.2 above the flow method), the 64 px ball 0.05 lower. One pass at
+stride 4 missed motion at the coarse levels; the first pass to half size instead of a quarter took 0.34 s for the
+same figures; a half-size finest level, even refined variationally at full size, lost 0.6 dB on two spinning balls
+(benchmarks/bench_retime_quality.py)."""
 REFINE_ADVANTAGE_TTA = 0.1
 """REFINE_ADVANTAGE for a net run with its mirrored and time-reversed passes (`--tta`), whose motion is a sub-pixel
 better: at 0.3 the fusion lost 0.08 dB to `--tta` alone on middlebury_others; 0.1 gains 0.11 dB there (ucf101 within

@@ -565,12 +565,17 @@ class _Renderer:
         return mask[0](signals[0]), mask[1](signals[1])
 
     def _flow(self, frame_a, frame_b, layer, plate_a, plate_b, a, b, mask=None):
-        """The flow method's estimate of a pair (one layer of it), made once and reused for all its times."""
-        from dreamplate.interp.flow import estimate_flow
+        """The flow method's estimate of a pair (one layer of it), made once and reused for all its times.
+
+        The fusion's flow candidate is estimated on its own, sparser patch grid (`fusion.FUSION_GRID`).
+        """
+        from dreamplate.interp.flow import FLOW_GRID, estimate_flow
+        from dreamplate.interp.fusion import FUSION_GRID
 
         pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
         if pair.flow is None:
-            pair.flow = estimate_flow(*self._signals(plate_a, plate_b, a, b, mask))
+            grid = FUSION_GRID if self.method.name == "learned" else FLOW_GRID
+            pair.flow = estimate_flow(*self._signals(plate_a, plate_b, a, b, mask), grid=grid)
         return pair.flow
 
     def _learned(self, frame_a, frame_b, t, layer, plate_a, plate_b, a, b, mask=None):
