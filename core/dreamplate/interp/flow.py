@@ -39,6 +39,9 @@ class PairFlow:
     the pixels of A that B does not see (covered), `occluded_b` those of B that A does not see (uncovered),
     float32 H x W, 1 occluded, 0 visible. `background_forward` and `background_backward` are the flows
     with each occluded pixel given its background's motion instead of DIS's smear across the boundary.
+    `inconsistent_a` and `inconsistent_b` (float32 H x W, 1 where) mark the pixels of A and of B whose flow the
+    other direction does not send back: where nearly all are, the flow is no evidence at all (a subject moving
+    further than DIS can follow), however well its warped frames happen to match.
     """
 
     forward: np.ndarray
@@ -49,6 +52,8 @@ class PairFlow:
     occluded_b: np.ndarray
     background_forward: np.ndarray
     background_backward: np.ndarray
+    inconsistent_a: np.ndarray
+    inconsistent_b: np.ndarray
 
 
 @contextmanager
@@ -330,7 +335,16 @@ def estimate_flow(
         background_forward = _background_flow(forward, occluded_a)
         background_backward = _background_flow(backward, occluded_b)
     return PairFlow(
-        forward, backward, signal_a, signal_b, occluded_a, occluded_b, background_forward, background_backward
+        forward,
+        backward,
+        signal_a,
+        signal_b,
+        occluded_a,
+        occluded_b,
+        background_forward,
+        background_backward,
+        inconsistent_a.astype(np.float32),
+        inconsistent_b.astype(np.float32),
     )
 
 
