@@ -4,8 +4,10 @@
     .venv/bin/python benchmarks/bench_retime_quality.py --no-sets        # the CG ball only
     .venv/bin/python benchmarks/bench_retime_quality.py --no-sets --no-ball --speed --memory
 
-Shared sets (middlebury_others, ucf101): the sRGB frames serve as motion signal and pixels, as the papers score, PSNR
-and SSIM on 8 bits (benchmarks/common.py), seconds per in-between on 2 threads. The CG ball (issue 19's failing
+Shared sets (middlebury_others, ucf101), scored twice: with the sRGB frames as motion signal and pixels, as the papers
+score, and through the retimer's own path (the frames made scene-linear, motion judged on the log motion signal, the
+linear pixels warped, the result back to sRGB), as an EXR plate is retimed; `--signal` picks one. PSNR and SSIM on 8
+bits (benchmarks/common.py), seconds per in-between on 2 threads. The CG ball (issue 19's failing
 case, tests/ball.py): a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on
 the ball; every other frame is rebuilt from its neighbours (80 px apart) on the union of their windows, through the
 motion signal the retimer uses (log model space, white at MOTION_WHITE), and scored against the analytic frame:
@@ -89,11 +91,33 @@ def methods() -> dict[str, Method]:
     }
 
 
-def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method]) -> None:
+def _linear(srgb: np.ndarray) -> np.ndarray:
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    clipped = np.clip(linear, 0.0, 1.0)
+    return np.where(clipped <= 0.0031308, clipped * 12.92, 1.055 * clipped ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def _through_retimer(method: Method) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """sRGB frames in, sRGB in-between out, the method run as the retimer runs it on a scene-linear plate."""
+
+    def run(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        la, lb = _linear(a), _linear(b)
+        return _srgb(method(_signal(la), _signal(lb), la, lb))
+
+    return run
+
+
+def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method], linear: bool) -> None:
+    path = "through the retimer (scene-linear, log motion signal)" if linear else "sRGB as signal and pixels"
+    print(f"\nshared sets, {path}")
     print(f"{'set':<20} {'method':<20} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8} {'vs rife-hdv3':>13}")
     for set_name in sets:
         data = list(triplets(data_dir, set_name))
-        scores = {label: evaluate(lambda a, b, m=m: m(a, b, a, b), data) for label, m in table.items()}
+        run = _through_retimer if linear else (lambda m: lambda a, b: m(a, b, a, b))
+        scores = {label: evaluate(run(m), data) for label, m in table.items()}
         bar = scores["rife-hdv3"][0]
         for label, (p, s, sec) in scores.items():
             print(f"{set_name:<20} {label:<20} {p:8.2f} {s:7.4f} {sec:8.3f} {p - bar:+10.2f} dB")
@@ -192,7 +216,7 @@ def _write_plate(folder: Path, frames: list[np.ndarray]) -> str:
     """The frames (sRGB [0, 1]) as a scene-linear Rec.709 half EXR sequence, numbered from 1; its pattern."""
     folder.mkdir(parents=True)
     for number, frame in enumerate(frames, start=1):
-        linear = np.where(frame <= 0.04045, frame / 12.92, ((frame + 0.055) / 1.055) ** 2.4).astype(np.float32)
+        linear = _linear(frame)
         channels = {c: linear[..., i] for i, c in enumerate("RGB")}
         h, w = frame.shape[:2]
         window = (0, 0, w - 1, h - 1)
@@ -244,6 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["middlebury_others", "ucf101"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--signal", choices=["srgb", "linear", "both"], default="both", help="how the sets are run")
     parser.add_argument("--pairs", type=int, default=3, help="rebuilt frames per ball variant")
     parser.add_argument("--no-sets", action="store_true")
     parser.add_argument("--no-ball", action="store_true")
@@ -255,7 +280,9 @@ def main() -> None:
     cv2.setNumThreads(THREADS)
     table = methods()
     if not args.no_sets:
-        shared_sets(args.data, args.sets, table)
+        for linear in (False, True):
+            if args.signal in ("both", "linear" if linear else "srgb"):
+                shared_sets(args.data, args.sets, table, linear)
     if not args.no_ball:
         balls(table, args.pairs)
     if args.speed:
