@@ -43,7 +43,7 @@ from dreamplate.color.model_space import log_model_space  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 from dreamplate.interp.fusion import FUSION_GRID, fuse  # noqa: E402
 from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
-from dreamplate.interp.rife import LearnedEstimator, interpolate_learned  # noqa: E402
+from dreamplate.interp.rife import LearnedEstimator, blend_by_agreement, interpolate_learned  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
 
@@ -55,8 +55,9 @@ Method = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 def methods() -> dict[str, Method]:
     """Each way of making the in-between that is compared: the default first, plain RIFE HDv3 as the bar.
 
-    The bar runs on ONNX Runtime in fp32, as the published weights are usually run; the others on the default runtime
-    (`auto`: torch bf16 on a CPU with native bf16, printed at the start), `rife-hdv3 auto` being `--no-fusion`.
+    The bar runs on ONNX Runtime in fp32, as the published weights are usually run, with its own blend mask; the
+    retimer's ways (the default, `--tta`, `--no-fusion`) on the default runtime (`auto`: torch bf16 on a CPU with
+    native bf16, printed at the start), their blend weights settled by agreement (`rife.blend_by_agreement`).
     """
     nets = {
         name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS)
@@ -72,19 +73,22 @@ def methods() -> dict[str, Method]:
     def plain(net: str) -> Method:
         return lambda sa, sb, a, b: interpolate_learned(nets[net].estimate(sa, sb, 0.5), a, b)
 
-    def fused(net: str) -> Method:
+    def settled(net: str, fusion: bool) -> Method:
         def run(sa, sb, a, b):
-            pair = estimate_flow(sa, sb, threads=THREADS, grid=FUSION_GRID)
-            return interpolate_learned(fuse(nets[net].estimate(sa, sb, 0.5), pair, 0.5, nets[net].tta), a, b)
+            learned = nets[net].estimate(sa, sb, 0.5)
+            if fusion:
+                learned = fuse(learned, estimate_flow(sa, sb, threads=THREADS, grid=FUSION_GRID), 0.5)
+            return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b)
 
         return run
 
     return {
-        "default (hdv3+flow)": fused("hdv3"),
-        "hdv3 tta + flow": fused("hdv3 tta"),
-        "v4 + flow": fused("v4"),
+        "default (hdv3+flow)": settled("hdv3", True),
+        "--tta": settled("hdv3 tta", True),
+        "v4 + flow": settled("v4", True),
+        "--no-fusion": settled("hdv3", False),
         "rife-hdv3": plain("hdv3 onnx"),
-        "rife-hdv3 auto": plain("hdv3"),
+        "rife-hdv3 bf16": plain("hdv3"),
         "rife-hdv3 tta": plain("hdv3 tta"),
         "rife-v4": plain("v4"),
         "flow": lambda sa, sb, a, b: interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5),
@@ -167,7 +171,7 @@ def balls(table: dict[str, Method], pairs: int) -> None:
         print(f"{label:<20} " + " ".join(f"{c:>14}" for c in cells) + f" {seconds / (pairs * len(BALLS)):8.3f}")
 
 
-SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "rife-hdv3 auto", "flow", "rife-v4", "v4 + flow")
+SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "--no-fusion", "flow", "rife-v4", "v4 + flow")
 
 
 def speed(table: dict[str, Method], data_dir: Path, repeats: int) -> None:
@@ -199,7 +203,7 @@ def memory(data_dir: Path) -> None:
     """Peak RSS (VmHWM: it starts anew with exec, unlike ru_maxrss) of one in-between per size, fresh process each."""
     print("\npeak RSS of one in-between (net at --scale auto, flow at full size), fresh process each")
     for width, height in ((2048, 1080), (4096, 2160)):
-        for label in ("default (hdv3+flow)", "rife-hdv3", "rife-hdv3 auto"):
+        for label in ("default (hdv3+flow)", "rife-hdv3", "--no-fusion"):
             out = subprocess.run(
                 [sys.executable, "-c", _CHILD, str(width), str(height), str(data_dir), label],
                 cwd=ROOT,

@@ -184,3 +184,20 @@ def test_a_4x_slow_down_runs_hdv3_once_per_pair(
     )
     assert len(run_interpolate(spec).written) == 9
     assert runs == [0.5, 0.5], "one network run per source pair, at t = 0.5, for its three in-betweens"
+
+
+def test_where_both_frames_agree_the_blend_goes_by_t_and_where_they_differ_the_mask_decides() -> None:
+    from dreamplate.interp.rife import LearnedMotion, blend_by_agreement
+
+    h, w = 24, 32
+    ground = np.random.default_rng(5).random((h, w, 3)).astype(np.float32)
+    other = ground.copy()
+    other[:, w // 2 :] = 1.0 - other[:, w // 2 :]  # the right half differs: something covered it
+    still = np.zeros((h, w, 2), np.float32)
+    motion = LearnedMotion(to_a=still, to_b=still.copy(), weight_b=np.full((h, w), 0.9, np.float32))
+    for t in (0.25, 0.5):
+        settled = blend_by_agreement(motion, ground, other, t)
+        np.testing.assert_array_equal(settled.weight_b[:, : w // 2 - 2], np.float32(t))
+        differ = np.abs(ground - other).sum(axis=2)[:, w // 2 + 2 :] > 1.0
+        np.testing.assert_array_equal(settled.weight_b[:, w // 2 + 2 :][differ], np.float32(0.9))
+        assert settled.to_a is motion.to_a and settled.to_b is motion.to_b

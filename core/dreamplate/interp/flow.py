@@ -71,9 +71,15 @@ def opencv_threads(threads: int | None) -> Iterator[None]:
 
 
 def _signal(motion: np.ndarray) -> np.ndarray:
-    """The motion signal as float32 H x W x C clipped to [0, 1]: clipping is for estimation only."""
+    """The motion signal as float32 H x W x C clipped to [0, 1]: clipping is for estimation only.
+
+    A signal already in range is kept as given, not copied: the retimer holds the same signals for the net.
+    """
     img = np.asarray(motion, dtype=np.float32)
-    return np.clip(img.reshape(img.shape[0], img.shape[1], -1), 0.0, 1.0)
+    img = img.reshape(img.shape[0], img.shape[1], -1)
+    if img.size and (img.min() < 0.0 or img.max() > 1.0):
+        return np.clip(img, 0.0, 1.0)
+    return img
 
 
 def _gray8(signal: np.ndarray) -> np.ndarray:

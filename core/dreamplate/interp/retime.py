@@ -272,6 +272,7 @@ def _provenance(
 class _PairEstimates:
     """What is estimated once per source pair (one layer of it) and reused for all its times, made when first asked."""
 
+    signals: tuple[np.ndarray, np.ndarray] | None = None  # the motion signals of A and B
     flow: object | None = None  # interp.flow.PairFlow
     network: object | None = None  # interp.rife.LearnedMotion at t = 0.5, for a time-free net
 
@@ -557,12 +558,14 @@ class _Renderer:
         projected = motion_at(self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t)
         return LayerMotion(-t * projected, (1.0 - t) * projected)
 
-    def _signals(self, plate_a, plate_b, a, b, mask=None) -> tuple[np.ndarray, np.ndarray]:
-        raster = self.plan.raster
-        signals = (_motion_signal(a, plate_a, self.model, raster), _motion_signal(b, plate_b, self.model, raster))
-        if mask is None:
-            return signals
-        return mask[0](signals[0]), mask[1](signals[1])
+    def _signals(self, frame_a, frame_b, layer, plate_a, plate_b, a, b, mask=None) -> tuple[np.ndarray, np.ndarray]:
+        """The motion signals of a pair (one layer of it), made once: the net, the flow and the blend all use them."""
+        pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
+        if pair.signals is None:
+            raster = self.plan.raster
+            signals = (_motion_signal(a, plate_a, self.model, raster), _motion_signal(b, plate_b, self.model, raster))
+            pair.signals = signals if mask is None else (mask[0](signals[0]), mask[1](signals[1]))
+        return pair.signals
 
     def _flow(self, frame_a, frame_b, layer, plate_a, plate_b, a, b, mask=None):
         """The flow method's estimate of a pair (one layer of it), made once and reused for all its times.
@@ -575,33 +578,35 @@ class _Renderer:
         pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
         if pair.flow is None:
             grid = FUSION_GRID if self.method.name == "learned" else FLOW_GRID
-            pair.flow = estimate_flow(*self._signals(plate_a, plate_b, a, b, mask), grid=grid)
+            pair.flow = estimate_flow(*self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), grid=grid)
         return pair.flow
 
     def _learned(self, frame_a, frame_b, t, layer, plate_a, plate_b, a, b, mask=None):
         """The learned estimate at t, kept for a frame's vectors; a time-free net (HDv3) runs once per pair.
 
         Fused per pixel with the flow method's (`interp.fusion`): where the net's motion fails (fast small objects,
-        sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over.
+        sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over. Its blend weights
+        are then settled where the two frames agree along it (`rife.blend_by_agreement`).
         """
         from dreamplate.interp.fusion import fuse
-        from dreamplate.interp.rife import at_time
+        from dreamplate.interp.rife import at_time, blend_by_agreement
 
         estimator = self.method.learned(self.spec)
+        signals = self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask)
 
         def network():
             if not estimator.time_free:
-                return estimator.estimate(*self._signals(plate_a, plate_b, a, b, mask), t)
+                return estimator.estimate(*signals, t)
             pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
             if pair.network is None:
-                pair.network = estimator.estimate_pair(*self._signals(plate_a, plate_b, a, b, mask))
+                pair.network = estimator.estimate_pair(*signals)
             return at_time(pair.network, t)
 
         def make():
             learned = network()
-            if not self.spec.fusion:
-                return learned
-            return fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t, self.spec.tta)
+            if self.spec.fusion:
+                learned = fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t)
+            return blend_by_agreement(learned, *signals, t)
 
         return self._estimate((frame_a, frame_b, layer, round(t, 9)), make)
 
