@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from dreamplate.errors import ModelError
-from dreamplate.interp.warp import blend_warped, remap, static_pixels
+from dreamplate.interp.warp import blend_warped, photo_cost, static_pixels
 from dreamplate.runtime.cpu_features import native_bf16
 from dreamplate.runtime.model_cache import cached_model
 from dreamplate.runtime.weights import PinnedWeights, pinned, verified_weights
@@ -335,10 +335,8 @@ def blend_by_agreement(motion: LearnedMotion, signal_a: np.ndarray, signal_b: np
     instead of keeping one frame's. Only where they differ (an occlusion) does the mask decide in full. The
     signals are the [0, 1] motion signals (H x W x C) the motion was estimated on.
     """
-    warped_a = remap(np.asarray(signal_a, np.float32), motion.to_a, nearest=False)
-    warped_b = remap(np.asarray(signal_b, np.float32), motion.to_b, nearest=False)
-    difference = np.abs(warped_a - warped_b).reshape(*warped_a.shape[:2], -1).sum(axis=2)
-    trust = np.clip(cv2.blur(difference, (AGREE_WINDOW, AGREE_WINDOW)) / np.float32(AGREE_SPREAD), 0.0, 1.0)
+    difference = photo_cost(signal_a, motion.to_a, signal_b, motion.to_b, AGREE_WINDOW)
+    trust = np.clip(difference / np.float32(AGREE_SPREAD), 0.0, 1.0)
     weight_b = np.float32(t) + trust * (motion.weight_b - np.float32(t))
     return LearnedMotion(to_a=motion.to_a, to_b=motion.to_b, weight_b=weight_b.astype(np.float32))
 
