@@ -12,11 +12,13 @@ case, tests/ball.py): a spinning multicoloured ball crossing black at 40 px a fr
 the ball; every other frame is rebuilt from its neighbours (80 px apart) on the union of their windows, through the
 motion signal the retimer uses (log model space, white at MOTION_WHITE), and scored against the analytic frame:
 PSNR of the display encoding clip(x, 0, 1) ** (1 / 2.2) over that window. Ball variants: `r` is the radius as a
-share of the height, `spin` radians a frame. `--speed`: seconds per 960x540 in-between on 2 threads, the methods
-taking turns, best of `--repeats` (other work on the machine slows them alike). `--memory`: peak RSS of one 2K and one
-4K in-between of the default and of plain RIFE HDv3, each in a fresh process. `--retimes`: seconds per in-between of
-whole `interpolate` runs (EXR reading and writing included) on a 3-frame 960x540 plate at --factor 2 and 4, beside
-the same runs with the network run once per output time, as before it was run once per pair.
+share of the height, `spin` radians a frame. The textured squares: a small subject (8 to 32 px, dim or bright) moving
+16 to 48 px over a still textured ground, through the same motion signal, scored the same way. `--speed`: seconds
+per 960x540 in-between on 2 threads, the methods taking turns, best of `--repeats` (other work on the machine slows
+them alike). `--memory`: peak RSS of one 2K and one 4K in-between of the default and of plain RIFE HDv3, each in a
+fresh process. `--retimes`: seconds per in-between of whole `interpolate` runs (EXR reading and writing included) on
+a 3-frame 960x540 plate at --factor 2 and 4, beside the same runs with the network run once per output time, as
+before it was run once per pair.
 """
 
 import argparse
@@ -171,6 +173,53 @@ def balls(table: dict[str, Method], pairs: int) -> None:
         print(f"{label:<20} " + " ".join(f"{c:>14}" for c in cells) + f" {seconds / (pairs * len(BALLS)):8.3f}")
 
 
+SQUARE_SIZES = (8, 16, 24, 32)
+SQUARE_SHIFTS = (16, 32, 48)
+SQUARE_GAINS = {"dim": 0.3, "bright": 3.0}
+"""A textured square (side px, of the ground's texture times the gain) moving `shift` px right and a quarter of that
+down over a still textured ground (0.1 times the texture) on a 480x270 scene-linear plate."""
+
+
+def _texture(h: int, w: int, seed: int) -> np.ndarray:
+    """Blurred noise spanning about 0.1 to 10 scene-linear (float32 H x W x 3)."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal((h, w, 3)).astype(np.float32), (0, 0), 3.0)
+    return np.exp2(noise / noise.std() * 1.5).astype(np.float32)
+
+
+def square_score(method: Method, size: int, shift: int, gain: float) -> float:
+    """PSNR (display encoding, as the balls) of the square's in-between through the retimer's motion signal."""
+    ground, skin = _texture(270, 480, 1) * 0.1, _texture(size, size, 2) * gain
+    frames = []
+    for x in (100, 100 + shift // 2, 100 + shift):
+        frame = ground.copy()
+        y = 120 + (x - 100) // 4
+        frame[y : y + size, x : x + size] = skin
+        frames.append(frame)
+    a, truth, b = frames
+    out = method(_signal(a), _signal(b), a, b)
+    return 10.0 * np.log10(1.0 / float(np.mean((_display(out) - _display(truth)) ** 2)))
+
+
+def squares(table: dict[str, Method]) -> None:
+    """Small subjects over texture: each method's mean (worst), and how far the default falls below the better of
+    RIFE HDv3 and the flow method, item by item."""
+    items = [(size, shift, gain) for gain in SQUARE_GAINS.values() for size in SQUARE_SIZES for shift in SQUARE_SHIFTS]
+    scores = {label: [square_score(method, *item) for item in items] for label, method in table.items()}
+    print(f"\ntextured square over texture, sides {SQUARE_SIZES} px, moving {SQUARE_SHIFTS} px: PSNR dB mean (worst)")
+    print(f"{'method':<20} " + " ".join(f"{name:>14}" for name in SQUARE_GAINS))
+    per_gain = len(SQUARE_SIZES) * len(SQUARE_SHIFTS)
+    for label, values in scores.items():
+        groups = [values[i : i + per_gain] for i in range(0, len(values), per_gain)]
+        print(f"{label:<20} " + " ".join(f"{f'{np.mean(g):7.2f} ({min(g):5.2f})':>14}" for g in groups))
+    best = np.maximum(scores["rife-hdv3"], scores["flow"])
+    short = np.asarray(scores["default (hdv3+flow)"]) - best
+    worst = sorted(zip(short, items, strict=True))[:3]
+    print(
+        f"default against the better of rife-hdv3 and flow: {int((short < -0.1).sum())} of {len(items)} items more than"
+        " 0.1 dB below; worst " + ", ".join(f"{d:+.2f} (side {z}, shift {m}, gain {g})" for d, (z, m, g) in worst)
+    )
+
+
 SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "--no-fusion", "flow", "rife-v4", "v4 + flow")
 
 
@@ -276,6 +325,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="rebuilt frames per ball variant")
     parser.add_argument("--no-sets", action="store_true")
     parser.add_argument("--no-ball", action="store_true")
+    parser.add_argument("--no-squares", action="store_true")
     parser.add_argument("--speed", action="store_true", help="also seconds per 960x540 in-between")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory", action="store_true", help="also peak RSS at 2K and 4K")
@@ -289,6 +339,8 @@ def main() -> None:
                 shared_sets(args.data, args.sets, table, linear)
     if not args.no_ball:
         balls(table, args.pairs)
+    if not args.no_squares:
+        squares(table)
     if args.speed:
         speed(table, args.data, args.repeats)
     if args.memory:

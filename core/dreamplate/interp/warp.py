@@ -53,9 +53,16 @@ def photo_cost(
 
     Signals are H x W x C (the [0, 1] motion signals); a displacement of None samples that frame at x itself.
     """
+    return cv2.blur(photo_difference(signal_a, to_a, signal_b, to_b), (window, window))
+
+
+def photo_difference(
+    signal_a: np.ndarray, to_a: np.ndarray | None, signal_b: np.ndarray, to_b: np.ndarray | None
+) -> np.ndarray:
+    """`photo_cost` per pixel, before the box average (H x W): for callers that weight the pixels first."""
     warped_a = signal_a if to_a is None else remap(signal_a, to_a, nearest=False)
     warped_b = signal_b if to_b is None else remap(signal_b, to_b, nearest=False)
-    return cv2.blur(_channel_sum(np.abs(warped_a - warped_b)), (window, window))
+    return _channel_sum(np.abs(warped_a - warped_b))
 
 
 def _channel_sum(img: np.ndarray) -> np.ndarray:
