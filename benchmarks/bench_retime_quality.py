@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from ball import SIZE_2K, ball_pixels, ball_window  # noqa: E402
 from bench_learned import frame_pair, interleaved_best  # noqa: E402
 from common import DEFAULT_DATA, evaluate, triplets  # noqa: E402
+from squares import square_over_texture  # noqa: E402
 
 from dreamplate.color.model_space import log_model_space  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
@@ -176,26 +177,12 @@ def balls(table: dict[str, Method], pairs: int) -> None:
 SQUARE_SIZES = (8, 16, 24, 32)
 SQUARE_SHIFTS = (16, 32, 48)
 SQUARE_GAINS = {"dim": 0.3, "bright": 3.0}
-"""A textured square (side px, of the ground's texture times the gain) moving `shift` px right and a quarter of that
-down over a still textured ground (0.1 times the texture) on a 480x270 scene-linear plate."""
-
-
-def _texture(h: int, w: int, seed: int) -> np.ndarray:
-    """Blurred noise spanning about 0.1 to 10 scene-linear (float32 H x W x 3)."""
-    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal((h, w, 3)).astype(np.float32), (0, 0), 3.0)
-    return np.exp2(noise / noise.std() * 1.5).astype(np.float32)
+"""Side (px), motion (px right, a quarter of it down) and level of the square over texture (tests/squares.py)."""
 
 
 def square_score(method: Method, size: int, shift: int, gain: float) -> float:
     """PSNR (display encoding, as the balls) of the square's in-between through the retimer's motion signal."""
-    ground, skin = _texture(270, 480, 1) * 0.1, _texture(size, size, 2) * gain
-    frames = []
-    for x in (100, 100 + shift // 2, 100 + shift):
-        frame = ground.copy()
-        y = 120 + (x - 100) // 4
-        frame[y : y + size, x : x + size] = skin
-        frames.append(frame)
-    a, truth, b = frames
+    a, b, truth = square_over_texture(size, shift, gain)
     out = method(_signal(a), _signal(b), a, b)
     return 10.0 * np.log10(1.0 / float(np.mean((_display(out) - _display(truth)) ** 2)))
 

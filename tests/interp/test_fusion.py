@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from ball import SIZE_2K, ball_pixels, ball_window
+from squares import square_over_texture, texture
 
 from dreamplate.color.model_space import log_model_space
 from dreamplate.interp.flow import PairFlow, estimate_flow, interpolate_frame
@@ -15,13 +16,6 @@ from dreamplate.interp.fusion import FUSION_GRID, fuse
 from dreamplate.interp.retime import MOTION_WHITE
 from dreamplate.interp.rife import LearnedEstimator, LearnedMotion, blend_by_agreement, interpolate_learned
 from dreamplate.ops.plate.reading import place_on_window, union_window
-
-
-def _texture(h: int, w: int, seed: int) -> np.ndarray:
-    """Blurred noise spanning about 0.1 to 10 scene-linear, float32 H x W x 3."""
-    rng = np.random.default_rng(seed)
-    noise = cv2.GaussianBlur(rng.standard_normal((h, w, 3)).astype(np.float32), (0, 0), 3.0)
-    return np.exp2(noise / noise.std() * 1.5).astype(np.float32)
 
 
 def _signal(pixels: np.ndarray) -> np.ndarray:
@@ -47,7 +41,7 @@ def _uniform(shape: tuple[int, int], to_a: tuple[float, float], to_b: tuple[floa
 
 def _square_pair(shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[slice, slice]]:
     """(A, B, truth at t = 0.5, the square's body at t): a textured square moving `shift` px over a still ground."""
-    ground, skin = _texture(96, 160, 1) * 0.1, _texture(40, 40, 2)
+    ground, skin = texture(96, 160, 1) * 0.1, texture(40, 40, 2)
     frames = []
     for x in (40, 40 + shift // 2, 40 + shift):
         frame = ground.copy()
@@ -58,7 +52,7 @@ def _square_pair(shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[
 
 
 def test_identical_hdr_frames_come_back_bit_exact() -> None:
-    frame = _texture(64, 96, 3) * 100.0
+    frame = texture(64, 96, 3) * 100.0
     frame[10, 10] = 65000.0
     frame[20, 30] = -0.25
     frame = frame.astype(np.float16).astype(np.float32)
@@ -241,26 +235,13 @@ def test_settling_the_blend_where_the_frames_agree_beats_the_nets_mask(
     assert _psnr(settled, truth) > _psnr(interpolate_learned(learned, a, b), truth) + 0.2
 
 
-def _square_over_texture(size: int, shift: int, gain: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(A, B, truth at t = 0.5): a textured square moving `shift` px right and a quarter of that down over a still
-    textured ground, as in benchmarks/bench_retime_quality.py."""
-    ground, skin = _texture(270, 480, 1) * 0.1, _texture(size, size, 2) * gain
-    frames = []
-    for x in (100, 100 + shift // 2, 100 + shift):
-        frame = ground.copy()
-        y = 120 + (x - 100) // 4
-        frame[y : y + size, x : x + size] = skin
-        frames.append(frame)
-    return frames[0], frames[2], frames[1]
-
-
 def test_settling_the_blend_keeps_the_mask_at_the_edges_of_a_textured_subject_over_texture(
     rife_models: list[Path],
 ) -> None:
     # A 16 px textured square moving 32 px over a textured ground: the two frames show different surfaces at its
     # edges, yet the signals there were close enough for the settling to pull the weights toward t, and the edges
     # ghosted: 0.4 dB below the net's own mask (AGREE_SPREAD 0.6).
-    a, b, truth = _square_over_texture(16, 32, 0.3)
+    a, b, truth = square_over_texture(16, 32, 0.3)
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     settled = interpolate_learned(blend_by_agreement(learned, *signals, 0.5), a, b)
@@ -271,7 +252,7 @@ def test_the_flow_wins_the_occluded_edges_of_a_bright_subject_over_texture(rife_
     # A bright 24 px square moving 16 px over texture: around it the net's smooth motion drags the ground, while
     # the flow method's takes each edge from the one frame that sees it. The two frames cannot agree there, so the
     # flow's photo cost was the higher and the net's motion kept the edges: 2.8 dB below the flow method alone.
-    a, b, truth = _square_over_texture(24, 16, 3.0)
+    a, b, truth = square_over_texture(24, 16, 3.0)
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
