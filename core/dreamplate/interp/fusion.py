@@ -127,14 +127,14 @@ def fuse(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:
     cost_flow = cv2.blur(difference, (FUSION_WINDOW, FUSION_WINDOW))
     detail_learned = _detail(flow, learned.to_a, learned.to_b)
     clean = (cost_flow < CLEAN_COST) & (detail_learned < CLEAN_DETAIL)
-    advantage = np.where(disagree, FLOW_ADVANTAGE, np.where(clean, 1.0, REFINE_ADVANTAGE)).astype(np.float32)
-    # Where they disagree, the pixels the flow's own weights take from one frame alone (an occlusion) are no
-    # evidence against it: the two frames cannot agree there, whatever the motion.
-    seen_both = cv2.blur(difference * _seen_by_both(weight_b, t), (FUSION_WINDOW, FUSION_WINDOW))
-    use_flow = np.where(disagree, seen_both, cost_flow) < advantage * cost_learned
+    use_flow = cost_flow < np.where(clean, 1.0, REFINE_ADVANTAGE).astype(np.float32) * cost_learned
     if disagree.any():
-        detailed = _detail(flow, to_a, to_b) >= DETAIL_SHARE * detail_learned
-        use_flow &= ~disagree | (detailed & _confirmed(flow, to_a, to_b))
+        # The pixels the flow's own weights take from one frame alone (an occlusion) are no evidence against it:
+        # the two frames cannot agree there, whatever the motion.
+        cost_seen = cv2.blur(difference * _seen_by_both(weight_b, t), (FUSION_WINDOW, FUSION_WINDOW))
+        wins = cost_seen < np.float32(FLOW_ADVANTAGE) * cost_learned
+        wins &= _detail(flow, to_a, to_b) >= DETAIL_SHARE * detail_learned
+        use_flow = np.where(disagree, wins & _confirmed(flow, to_a, to_b), use_flow)
     within = ~disagree & ~use_flow & (apart >= REGION_APART * REGION_APART)
     within &= cost_flow < REGION_ADVANTAGE * cost_learned
     if within.any():
