@@ -141,6 +141,11 @@ def _display(pixels: np.ndarray) -> np.ndarray:
     return np.clip(pixels, 0.0, 1.0) ** (1.0 / 2.2)
 
 
+def _display_psnr(out: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR of the display encoding: what the balls and the squares are scored by."""
+    return 10.0 * np.log10(1.0 / float(np.mean((_display(out) - _display(truth)) ** 2)))
+
+
 def ball_scores(method: Method, pairs: int, radius: float, spin: float) -> list[float]:
     """PSNR of each rebuilt odd frame of the ball plate (its sources the even frames on either side)."""
     scores = []
@@ -151,9 +156,7 @@ def ball_scores(method: Method, pairs: int, radius: float, spin: float) -> list[
         a = place_on_window(ball_pixels(t0, SIZE_2K, w0, radius, spin), w0, box)
         b = place_on_window(ball_pixels(t1, SIZE_2K, w1, radius, spin), w1, box)
         out = method(_signal(a), _signal(b), a, b)
-        truth = ball_pixels(t0 + 1.0, SIZE_2K, box, radius, spin)
-        mse = float(np.mean((_display(out) - _display(truth)) ** 2))
-        scores.append(10.0 * np.log10(1.0 / mse))
+        scores.append(_display_psnr(out, ball_pixels(t0 + 1.0, SIZE_2K, box, radius, spin)))
     return scores
 
 
@@ -183,8 +186,7 @@ SQUARE_GAINS = {"dim": 0.3, "bright": 3.0}
 def square_score(method: Method, size: int, shift: int, gain: float) -> float:
     """PSNR (display encoding, as the balls) of the square's in-between through the retimer's motion signal."""
     a, b, truth = square_over_texture(size, shift, gain)
-    out = method(_signal(a), _signal(b), a, b)
-    return 10.0 * np.log10(1.0 / float(np.mean((_display(out) - _display(truth)) ** 2)))
+    return _display_psnr(method(_signal(a), _signal(b), a, b), truth)
 
 
 def squares(table: dict[str, Method]) -> None:

@@ -92,7 +92,7 @@ def test_the_learned_motion_stays_where_the_flow_is_wrong() -> None:
     assert _median_stops(fused[body], truth[body]) < 0.05
 
 
-def _ball_psnr(out: np.ndarray, truth: np.ndarray) -> float:
+def _display_psnr(out: np.ndarray, truth: np.ndarray) -> float:
     display = [np.clip(x, 0.0, 1.0) ** (1.0 / 2.2) for x in (out, truth)]
     return 10.0 * np.log10(1.0 / float(np.mean((display[0] - display[1]) ** 2)))
 
@@ -116,9 +116,9 @@ def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path]
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     default = blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5)
     scores = {
-        "fused": _ball_psnr(interpolate_learned(default, a, b), truth),
-        "learned": _ball_psnr(interpolate_learned(learned, a, b), truth),
-        "flow": _ball_psnr(interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5), truth),
+        "fused": _display_psnr(interpolate_learned(default, a, b), truth),
+        "learned": _display_psnr(interpolate_learned(learned, a, b), truth),
+        "flow": _display_psnr(interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5), truth),
     }
     assert scores["fused"] >= max(scores["learned"], scores["flow"]) - 0.05, scores
 
@@ -138,7 +138,7 @@ def test_the_edges_between_a_slowly_spinning_balls_patches_follow_the_patches(
 
     def default() -> float:
         motion = blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5)
-        return _ball_psnr(interpolate_learned(motion, a, b), truth)
+        return _display_psnr(interpolate_learned(motion, a, b), truth)
 
     with_regions = default()
     monkeypatch.setattr(fusion, "REGION_SHARE", 2.0)  # no window can be more than all won: the rule is off
@@ -155,7 +155,7 @@ def test_a_ball_moving_further_than_its_size_does_not_vanish_half_way(rife_model
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
     ball = truth.sum(axis=2) > 0.05
     assert fused[ball].sum() > 0.5 * truth[ball].sum(), "most of the ball is there half way"
-    assert _ball_psnr(fused, truth) >= _ball_psnr(interpolate_learned(learned, a, b), truth) - 0.5
+    assert _display_psnr(fused, truth) >= _display_psnr(interpolate_learned(learned, a, b), truth) - 0.5
 
 
 def test_a_flow_its_other_direction_never_confirms_does_not_override_the_net(rife_models: list[Path]) -> None:
@@ -165,7 +165,7 @@ def test_a_flow_its_other_direction_never_confirms_does_not_override_the_net(rif
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
-    assert _ball_psnr(fused, truth) >= _ball_psnr(interpolate_learned(learned, a, b), truth) - 0.1
+    assert _display_psnr(fused, truth) >= _display_psnr(interpolate_learned(learned, a, b), truth) - 0.1
 
 
 def test_cg_ball_plate_retimed_by_default_is_not_worse_than_flow(rife_models: list[Path], tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_cg_ball_plate_retimed_by_default_is_not_worse_than_flow(rife_models: li
         run_interpolate(InterpolateSpec(inputs=[pattern], output=str(out), factor=2, method=method, fusion=fusion))
         middle = read_exr(out.parent / "o.0002.exr")
         pixels = np.dstack([middle.channels[c] for c in "RGB"]).astype(np.float32)
-        scores[name] = _ball_psnr(pixels, ball_pixels(1.0, SIZE_2K, middle.data_window, radius=0.08, spin=0.0))
+        scores[name] = _display_psnr(pixels, ball_pixels(1.0, SIZE_2K, middle.data_window, radius=0.08, spin=0.0))
     assert scores["auto"] >= scores["flow"] - 0.05, scores
     # --no-fusion is the network alone (plain RIFE): measurably below the fused default on this ball.
     assert scores["auto"] > scores["rife"] + 0.3, scores
@@ -245,7 +245,7 @@ def test_settling_the_blend_keeps_the_mask_at_the_edges_of_a_textured_subject_ov
     signals = (_signal(a), _signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     settled = interpolate_learned(blend_by_agreement(learned, *signals, 0.5), a, b)
-    assert _ball_psnr(settled, truth) >= _ball_psnr(interpolate_learned(learned, a, b), truth) - 0.1
+    assert _display_psnr(settled, truth) >= _display_psnr(interpolate_learned(learned, a, b), truth) - 0.1
 
 
 def test_the_flow_wins_the_occluded_edges_of_a_bright_subject_over_texture(rife_models: list[Path]) -> None:
@@ -258,4 +258,4 @@ def test_the_flow_wins_the_occluded_edges_of_a_bright_subject_over_texture(rife_
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     default = interpolate_learned(blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5), a, b)
     flow = interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5)
-    assert _ball_psnr(default, truth) >= _ball_psnr(flow, truth) - 0.3
+    assert _display_psnr(default, truth) >= _display_psnr(flow, truth) - 0.3
