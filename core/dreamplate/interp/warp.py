@@ -62,25 +62,33 @@ def photo_difference(
     """`photo_cost` per pixel, before the box average (H x W): for callers that weight the pixels first."""
     warped_a = signal_a if to_a is None else remap(signal_a, to_a, nearest=False)
     warped_b = signal_b if to_b is None else remap(signal_b, to_b, nearest=False)
-    return _channel_sum(np.abs(warped_a - warped_b))
+    return absolute_difference(warped_a, warped_b)
 
 
-def _channel_sum(img: np.ndarray) -> np.ndarray:
-    """H x W x C summed over channels, channel by channel: numpy's reduction over a short last axis is slower."""
-    return sum(img[..., c] for c in range(img.shape[2]))
+def absolute_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| summed over channels (H x W) for H x W x C signals."""
+    return channel_sum(cv2.absdiff(a, b).reshape(a.shape))
+
+
+def channel_sum(img: np.ndarray) -> np.ndarray:
+    """H x W x C float32 summed over channels (H x W), by OpenCV's per-pixel matrix transform: several times faster
+    than numpy's reduction over a short last axis, or adding the channel slices (strided)."""
+    if img.shape[2] > 4:  # cv2.transform takes at most four channels
+        return sum(img[..., c] for c in range(img.shape[2]))
+    return cv2.transform(img, np.ones((1, img.shape[2]), np.float32)).reshape(img.shape[:2])
 
 
 DETAIL_WINDOW = 5
 """Side (pixels) of the local mean a signal's detail is measured against."""
 
 
-def sampled_detail(signal: np.ndarray, to: np.ndarray, window: int) -> np.ndarray:
+def sampled_detail(signal: np.ndarray, to: np.ndarray | None, window: int) -> np.ndarray:
     """How much picture detail a motion samples: |S - local mean of S| of the warped signal, box-averaged (H x W).
 
     A flat patch (black behind a small fast subject) matches any other flat patch perfectly, so a low photo cost
-    there says nothing; this says how much structure the match was made on.
+    there says nothing; this says how much structure the match was made on. A displacement of None: the signal's own.
     """
-    warped = _channel_sum(remap(signal, to, nearest=False))
+    warped = channel_sum(signal if to is None else remap(signal, to, nearest=False))
     return cv2.blur(np.abs(warped - cv2.blur(warped, (DETAIL_WINDOW, DETAIL_WINDOW))), (window, window))
 
 
