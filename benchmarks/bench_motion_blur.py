@@ -149,16 +149,13 @@ def motion_blur(folder: Path, method: str, size, subject, pan) -> None:
 
 
 def vectors(folder: Path, method: str, size, subject, pan) -> None:
-    from dreamplate.color.model_space import log_model_space
     from dreamplate.interp.flow import estimate_flow
-    from dreamplate.interp.retime import MOTION_WHITE
+    from dreamplate.interp.retime import linear_motion_signal
 
     plate, _ = write_moving_plate(folder / "vin", range(1, FRAMES + 1), size, subject, pan, BOX)
     start = time.perf_counter()
     run_vectors(VectorsSpec(inputs=[plate], output=str(folder / "v" / "v.####.exr"), method=method))
     seconds = (time.perf_counter() - start) / FRAMES
-    model = log_model_space()
-    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
     grid = np.dstack(np.meshgrid(np.arange(size[0]), np.arange(size[1]))).astype(np.float32)
     written_err, own_err, epe = [], [], []
     for frame in range(2, FRAMES + 1):
@@ -166,7 +163,7 @@ def vectors(folder: Path, method: str, size, subject, pan) -> None:
         b = _rgb(folder / "vin" / f"plate.{frame:04d}.exr")
         channels = read_exr(folder / "v" / f"v.{frame:04d}.exr").channels
         written = rows_down(channels["backward.u"].astype(np.float32), channels["backward.v"].astype(np.float32))
-        signal = [np.clip(model.encode(x), 0.0, white) / white for x in (a, b)]
+        signal = [linear_motion_signal(x) for x in (a, b)]
         own = estimate_flow(signal[0], signal[1]).backward  # B -> A, float, rows down
 
         inner = (slice(16, -16), slice(16, -16))

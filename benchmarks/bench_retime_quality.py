@@ -42,10 +42,9 @@ from bench_learned import frame_pair, interleaved_best  # noqa: E402
 from common import DEFAULT_DATA, evaluate_items, triplets  # noqa: E402
 from squares import square_over_texture  # noqa: E402
 
-from dreamplate.color.model_space import log_model_space  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 from dreamplate.interp.fusion import FUSION_GRID, fuse  # noqa: E402
-from dreamplate.interp.retime import MOTION_WHITE  # noqa: E402
+from dreamplate.interp.retime import linear_motion_signal  # noqa: E402
 from dreamplate.interp.rife import LearnedEstimator, blend_by_agreement, interpolate_learned  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
@@ -112,7 +111,7 @@ def _through_retimer(method: Method) -> Callable[[np.ndarray, np.ndarray], np.nd
 
     def run(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         la, lb = _linear(a), _linear(b)
-        return _srgb(method(_signal(la), _signal(lb), la, lb))
+        return _srgb(method(linear_motion_signal(la), linear_motion_signal(lb), la, lb))
 
     return run
 
@@ -133,13 +132,6 @@ def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method], linea
         print(f"{set_name}: " + _against_the_better({label: v[0] for label, v in scores.items()}, names))
 
 
-def _signal(pixels: np.ndarray) -> np.ndarray:
-    """The retimer's motion signal of scene-linear RGB: log model space, MOTION_WHITE at 1.0, clipped."""
-    model = log_model_space()
-    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
-    return np.clip(model.encode(pixels), 0.0, white) / white
-
-
 def _display(pixels: np.ndarray) -> np.ndarray:
     return np.clip(pixels, 0.0, 1.0) ** (1.0 / 2.2)
 
@@ -158,7 +150,7 @@ def ball_scores(method: Method, pairs: int, radius: float, spin: float) -> list[
         box = union_window(w0, w1)
         a = place_on_window(ball_pixels(t0, SIZE_2K, w0, radius, spin), w0, box)
         b = place_on_window(ball_pixels(t1, SIZE_2K, w1, radius, spin), w1, box)
-        out = method(_signal(a), _signal(b), a, b)
+        out = method(linear_motion_signal(a), linear_motion_signal(b), a, b)
         scores.append(_display_psnr(out, ball_pixels(t0 + 1.0, SIZE_2K, box, radius, spin)))
     return scores
 
@@ -189,7 +181,7 @@ SQUARE_GAINS = {"dim": 0.3, "bright": 3.0}
 def square_score(method: Method, size: int, shift: int, gain: float) -> float:
     """PSNR (display encoding, as the balls) of the square's in-between through the retimer's motion signal."""
     a, b, truth = square_over_texture(size, shift, gain)
-    return _display_psnr(method(_signal(a), _signal(b), a, b), truth)
+    return _display_psnr(method(linear_motion_signal(a), linear_motion_signal(b), a, b), truth)
 
 
 def squares(table: dict[str, Method]) -> None:

@@ -10,19 +10,11 @@ import pytest
 from ball import SIZE_2K, ball_pixels, ball_window
 from squares import square_over_texture, texture
 
-from dreamplate.color.model_space import log_model_space
 from dreamplate.interp.flow import PairFlow, estimate_flow, interpolate_frame
 from dreamplate.interp.fusion import FUSION_GRID, fuse
-from dreamplate.interp.retime import MOTION_WHITE
+from dreamplate.interp.retime import linear_motion_signal
 from dreamplate.interp.rife import LearnedEstimator, LearnedMotion, blend_by_agreement, interpolate_learned
 from dreamplate.ops.plate.reading import place_on_window, union_window
-
-
-def _signal(pixels: np.ndarray) -> np.ndarray:
-    """The retimer's motion signal: log model space with MOTION_WHITE at 1.0, clipped."""
-    model = log_model_space()
-    white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
-    return np.clip(model.encode(pixels), 0.0, white) / white
 
 
 def _median_stops(out: np.ndarray, truth: np.ndarray) -> float:
@@ -56,7 +48,7 @@ def test_identical_hdr_frames_come_back_bit_exact() -> None:
     frame[10, 10] = 65000.0
     frame[20, 30] = -0.25
     frame = frame.astype(np.float16).astype(np.float32)
-    pair = estimate_flow(_signal(frame), _signal(frame), threads=2, grid=FUSION_GRID)
+    pair = estimate_flow(linear_motion_signal(frame), linear_motion_signal(frame), threads=2, grid=FUSION_GRID)
     learned = _uniform(frame.shape[:2], (0.7, -0.3), (-0.7, 0.3))  # a net's noise on a still frame
     out = interpolate_learned(fuse(learned, pair, 0.5), frame, frame.copy())
     np.testing.assert_array_equal(out.astype(np.float16).view(np.uint16), frame.astype(np.float16).view(np.uint16))
@@ -64,7 +56,7 @@ def test_identical_hdr_frames_come_back_bit_exact() -> None:
 
 def test_the_flow_motion_wins_where_the_learned_motion_missed_the_object() -> None:
     a, b, truth, body = _square_pair(24)
-    pair = estimate_flow(_signal(a), _signal(b), threads=2, grid=FUSION_GRID)
+    pair = estimate_flow(linear_motion_signal(a), linear_motion_signal(b), threads=2, grid=FUSION_GRID)
     still = _uniform(a.shape[:2], (0.0, 0.0), (0.0, 0.0))  # a net that saw no motion: a cross-fade
     fused = interpolate_learned(fuse(still, pair, 0.5), a, b)
     missed = interpolate_learned(still, a, b)
@@ -81,8 +73,9 @@ def test_the_learned_motion_stays_where_the_flow_is_wrong() -> None:
     h, w = a.shape[:2]
     zero, hidden = np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32)
     # A flow estimate that saw nothing move, though the square did.
-    wrong = PairFlow(zero, zero, _signal(a), _signal(b), hidden, hidden, zero, zero, hidden, hidden)
-    right = estimate_flow(_signal(a), _signal(b), threads=2)
+    signal_a, signal_b = linear_motion_signal(a), linear_motion_signal(b)
+    wrong = PairFlow(zero, zero, signal_a, signal_b, hidden, hidden, zero, zero, hidden, hidden)
+    right = estimate_flow(signal_a, signal_b, threads=2)
     # The learned candidate is the flow method's own right answer, handed over as a net's motion would be.
     from dreamplate.interp.flow import inbetween_motion
 
@@ -119,7 +112,7 @@ def test_cg_ball_default_is_not_worse_than_either_method(rife_models: list[Path]
     # Issue 19: a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on the
     # ball, every other frame rebuilt: RIFE HDv3 alone gave a doubled, torn ball where the flow method's was clean.
     a, b, truth = _ball_pair(radius, spin)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     default = blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5)
@@ -140,7 +133,7 @@ def test_the_edges_between_a_slowly_spinning_balls_patches_follow_the_patches(
     from dreamplate.interp import fusion
 
     a, b, truth = _ball_pair(0.11, 0.05)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
 
@@ -158,7 +151,7 @@ def test_a_ball_moving_further_than_its_size_does_not_vanish_half_way(rife_model
     # black perfectly, so the fusion took it over the net's ball and the ball was gone (11.7 dB, a fifth of it left).
     radius, spin = 0.03, 0.05
     a, b, truth = _ball_pair(radius, spin)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
     ball = truth.sum(axis=2) > 0.05
@@ -170,7 +163,7 @@ def test_a_flow_its_other_direction_never_confirms_does_not_override_the_net(rif
     # The same ball: DIS followed none of its 80 px (nine pixels in ten fail the forward-backward check), yet its motion
     # matched the smooth ball onto itself in a few places and won there: 0.3 dB below the network alone.
     a, b, truth = _ball_pair(0.03, 0.05)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
     assert _display_psnr(fused, truth) >= _display_psnr(interpolate_learned(learned, a, b), truth) - 0.1
@@ -227,7 +220,7 @@ def test_a_textured_cg_city_is_not_taken_over_by_the_flow(rife_models: list[Path
     # the clean-match rule gave it three quarters of the frame: 0.8 dB below the network alone. Now only where the
     # picture is flat too.
     a, b, truth = _urban2(shared_data)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     fused = interpolate_learned(fuse(learned, estimate_flow(*signals, threads=2, grid=FUSION_GRID), 0.5), a, b)
     assert _psnr(fused, truth) >= _psnr(interpolate_learned(learned, a, b), truth) - 0.05
@@ -237,7 +230,7 @@ def test_settling_the_blend_where_the_frames_agree_beats_the_nets_mask(
     rife_models: list[Path], shared_data: Path
 ) -> None:
     a, b, truth = _urban2(shared_data)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     settled = interpolate_learned(blend_by_agreement(learned, *signals, 0.5), a, b)
     assert _psnr(settled, truth) > _psnr(interpolate_learned(learned, a, b), truth) + 0.2
@@ -250,7 +243,7 @@ def test_settling_the_blend_keeps_the_mask_at_the_edges_of_a_textured_subject_ov
     # edges, yet the signals there were close enough for the settling to pull the weights toward t, and the edges
     # ghosted: 0.4 dB below the net's own mask (AGREE_SPREAD 0.6).
     a, b, truth = square_over_texture(16, 32, 0.3)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     settled = interpolate_learned(blend_by_agreement(learned, *signals, 0.5), a, b)
     assert _display_psnr(settled, truth) >= _display_psnr(interpolate_learned(learned, a, b), truth) - 0.1
@@ -261,7 +254,7 @@ def test_the_flow_wins_the_occluded_edges_of_a_bright_subject_over_texture(rife_
     # the flow method's takes each edge from the one frame that sees it. The two frames cannot agree there, so the
     # flow's photo cost was the higher and the net's motion kept the edges: 2.8 dB below the flow method alone.
     a, b, truth = square_over_texture(24, 16, 3.0)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     default = interpolate_learned(blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5), a, b)
@@ -278,7 +271,7 @@ def test_a_subject_moving_further_than_its_size_is_placed_where_both_frames_put_
     # square (the bright one 1.0 dB below the net alone, the dim one level with both methods). Both frames' own
     # pixels place the square there (its translation, from phase correlation): now above both methods.
     a, b, truth = square_over_texture(size, shift, gain)
-    signals = (_signal(a), _signal(b))
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
     learned = LearnedEstimator("rife-hdv3", threads=2).estimate(*signals, 0.5)
     candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
     default = interpolate_learned(blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5), a, b)

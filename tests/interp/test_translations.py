@@ -4,17 +4,14 @@ import numpy as np
 import pytest
 from squares import square_over_texture
 
+from dreamplate.interp.retime import linear_motion_signal
 from dreamplate.interp.translations import shifted, translated_difference, translations
 from dreamplate.interp.warp import photo_difference, remap
 
 
-def _signal(pixels: np.ndarray) -> np.ndarray:
-    return np.clip(np.log2(pixels + 0.01) / 12.0 + 0.6, 0.0, 1.0).astype(np.float32)
-
-
 def test_a_still_frame_gives_no_motion_first() -> None:
     a, _, _ = square_over_texture(16, 0, 1.0)
-    found = translations(_signal(a), _signal(a))
+    found = translations(linear_motion_signal(a), linear_motion_signal(a))
     np.testing.assert_allclose(found[0], [0.0, 0.0], atol=1e-3)
 
 
@@ -23,7 +20,7 @@ def test_a_small_subject_moving_further_than_its_size_is_found(size: int, shift:
     # The square moves `shift` px right and a quarter of that down: both its translation and the still ground's
     # are among the candidates, to a quarter of a pixel, though the square covers under 1% of the frame.
     a, b, _ = square_over_texture(size, shift, 3.0)
-    found = translations(_signal(a), _signal(b))
+    found = translations(linear_motion_signal(a), linear_motion_signal(b))
     assert len(found) <= 4
     for motion in ([0.0, 0.0], [shift, shift // 4]):
         assert min(float(np.hypot(*(d - np.float32(motion)))) for d in found) < 0.25, found

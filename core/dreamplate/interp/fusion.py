@@ -190,6 +190,8 @@ def _translated(
     """
     signal_a, signal_b = flow.signal_a, flow.signal_b
     shifts = translations(signal_a, signal_b)
+    if not shifts:
+        return motion
     window = (FUSION_WINDOW, FUSION_WINDOW)
     floor = np.float32(DETAIL_SHARE) * detail
     own_a, own_b = sampled_detail(signal_a, None, FUSION_WINDOW), sampled_detail(signal_b, None, FUSION_WINDOW)
@@ -207,8 +209,6 @@ def _translated(
         cost[~placed | (shifted(own_a, -t * d) + shifted(own_b, (1.0 - t) * d) < floor)] = np.inf
         index[cost < best] = k
         np.minimum(best, cost, out=best)
-    if not shifts:
-        return motion
     chosen = np.float32(shifts)[index]
     to_a, to_b = np.float32(-t) * chosen, np.float32(1.0 - t) * chosen
     apart = squared_length(to_a - motion.to_a) + squared_length(to_b - motion.to_b)

@@ -838,10 +838,17 @@ def _motion_signal(pixels: np.ndarray, plate: _Plate, model, raster: bool) -> np
     if len(colour) != 3:
         colour = [plate.names.index("Y")] if "Y" in plate.names else [0]
     signal = pixels[..., colour]
-    if raster:
-        return signal
+    return signal if raster else linear_motion_signal(signal, model)
+
+
+def linear_motion_signal(linear: np.ndarray, model=None) -> np.ndarray:
+    """The motion signal of scene-linear colour: the log model space, linear MOTION_WHITE at 1.0, clipped to [0, 1].
+
+    The one encoding the retimer estimates motion on; benchmarks and tests call it to judge motion as a plate's is.
+    """
+    model = log_model_space() if model is None else model
     white = model.encode(np.full((1, 1, 1), MOTION_WHITE, np.float32))[0, 0, 0]
-    return np.clip(model.encode(signal), 0.0, white) / white
+    return np.clip(model.encode(linear), 0.0, white) / white
 
 
 def _target_fps(spec: InterpolateSpec) -> float | None:
