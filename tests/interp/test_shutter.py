@@ -44,6 +44,10 @@ def test_positions_are_slice_midpoints_centred_leading_and_trailing() -> None:
     # Held inside the source frames, as a Read node holds its ends; a reversed retime opens backward.
     assert shutter_positions(0.0, 1.0, 360.0, 2, "centred", 0, 20) == pytest.approx([0.0, 0.25])
     assert shutter_positions(10.0, -1.0, 180.0, 1, "start", 0, 20) == pytest.approx([9.75])
+    # Custom: the shutter opens the given output frames from the frame (Nuke's shuttercustomoffset), here -0.5 frames
+    # (a quarter of a source frame before), whatever the angle.
+    assert shutter_positions(10.0, 0.5, 180.0, 2, "custom", 0, 20, -0.5) == pytest.approx([9.8125, 9.9375])
+    assert shutter_positions(10.0, 0.5, 90.0, 1, "custom", 0, 20, 0.25) == pytest.approx([10.1875])
 
 
 def test_frame_rates_follow_the_plan() -> None:
@@ -103,6 +107,30 @@ def test_leading_and_trailing_shutters_shift_the_streak_by_its_length(tmp_path: 
     for index in (1, 2, 3):
         # 180 degrees at half speed over 12 px a frame: the shutter spans 3 px, opening at or closing on the frame.
         assert _highlight(start[index])[1] - _highlight(end[index])[1] == pytest.approx(3.0, abs=0.3)
+
+
+def test_a_custom_offset_opens_the_shutter_where_nuke_would(tmp_path: Path) -> None:
+    plate, _ = write_moving_plate(tmp_path / "in", subject=SUBJECT)
+    settings = {"shutter": 180.0, "shutter_samples": 8}
+    centred = _retime(plate, tmp_path / "centred", **settings)
+    start = _retime(plate, tmp_path / "start", shutter_offset="start", **settings)
+    # 180 degrees is half an output frame: opening a quarter frame before is centred, opening at the frame is start.
+    early = _retime(plate, tmp_path / "custom", shutter_offset="custom", shutter_custom_offset=-0.25, **settings)
+    for index in range(5):
+        np.testing.assert_array_equal(half_bits(early[index]), half_bits(centred[index]))
+    at_frame = InterpolateSpec(
+        inputs=[plate],
+        output=str(tmp_path / "custom" / "o.####.exr"),
+        factor=2,
+        method="flow",
+        shutter_offset="custom",
+        shutter_custom_offset=0.0,
+        **settings,
+    )
+    assert len(run_interpolate(at_frame).written) == 5  # another offset is another picture: nothing skipped
+    for index in range(5):
+        frame = read_exr(tmp_path / "custom" / f"o.{index + 1:04d}.exr").channels["R"]
+        np.testing.assert_array_equal(half_bits(frame), half_bits(start[index]))
 
 
 def test_shutter_zero_leaves_every_frame_bit_for_bit_and_resumes(tmp_path: Path) -> None:

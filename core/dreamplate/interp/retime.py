@@ -425,6 +425,7 @@ class _Renderer:
             spec.shutter_offset,
             self.available[0],
             self.available[-1],
+            spec.shutter_custom_offset,
         )
         brackets = [bracket(p, self.available) for p in positions]
         box = self._plate(sample.frame_a).box
@@ -727,6 +728,8 @@ def _parameters(spec: InterpolateSpec, sample: OutputSample, plan: _Plan) -> dic
             shutter_offset=spec.shutter_offset,
             rate=[round(r, 9) for r in plan.rates[sample.frame]],
         )
+        if spec.shutter_offset == "custom":
+            parameters["shutter_custom_offset"] = spec.shutter_custom_offset
     if spec.vectors:
         parameters.update(vectors=True, rate=[round(r, 9) for r in plan.rates[sample.frame]])
     if spec.matte is not None:
@@ -753,6 +756,7 @@ def _sample_sources(spec: InterpolateSpec, plan: _Plan, sample: OutputSample) ->
             spec.shutter_offset,
             available[0],
             available[-1],
+            spec.shutter_custom_offset,
         ):
             frame_a, frame_b, _ = bracket(position, available)
             frames |= {frame_a, frame_b}

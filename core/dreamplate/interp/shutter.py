@@ -3,9 +3,11 @@
 The shutter is that of a camera shooting the retimed plate: `--shutter 180` keeps it open for half an *output*
 frame, so a 2x slow-down blurs over a quarter of a source frame and a 2x speed-up over a whole one (a shutter given
 in frames, as Nuke's nodes take it, is ANGLE / 360 of them). The offsets are Nuke's (`DD::Image::ShutterControls`:
-eCentredOffset, eStartOffset, eEndOffset, https://learn.foundry.com/nuke/developers/16.1/ndkreference/Plugins/classDD_1_1Image_1_1ShutterControls.html):
+eCentredOffset, eStartOffset, eEndOffset, eCustomOffset, https://learn.foundry.com/nuke/developers/16.1/ndkreference/Plugins/classDD_1_1Image_1_1ShutterControls.html):
 `centred` opens half the shutter before the frame and closes it half after, `start` opens it at the frame, `end`
-closes it there (https://learn.foundry.com/nuke/8.0/content/user_guide/prmanrender/adjusting_motion_blur.html).
+closes it there (https://learn.foundry.com/nuke/8.0/content/user_guide/prmanrender/adjusting_motion_blur.html), and
+`custom` opens it at the frame plus the custom offset, in frames: -0.5 opens it half a frame before (the
+`shuttercustomoffset` knob, https://learn.foundry.com/nuke/content/reference_guide/filter_nodes/motionblur3d.html).
 
 Sub-frames are averaged in scene-linear float, so a highlight of 50.0 moving over grey smears into a streak whose
 total energy is the highlight's, rather than being dimmed by a display-referred average; channels that must never
@@ -21,7 +23,7 @@ import numpy as np
 from dreamplate.interp.timing import OutputSample
 
 OFFSETS = {"centred": -0.5, "start": 0.0, "end": -1.0}
-"""Where the shutter opens, in shutter lengths from the frame's own time."""
+"""Where the shutter opens, in shutter lengths from the frame's own time (`custom` gives it in frames instead)."""
 
 
 def frame_rates(samples: Sequence[OutputSample]) -> dict[int, tuple[float, float]]:
@@ -43,17 +45,25 @@ def frame_rates(samples: Sequence[OutputSample]) -> dict[int, tuple[float, float
 
 
 def shutter_positions(
-    source: float, rate: float, angle: float, samples: int, offset: str, first: float, last: float
+    source: float,
+    rate: float,
+    angle: float,
+    samples: int,
+    offset: str,
+    first: float,
+    last: float,
+    custom_offset: float = 0.0,
 ) -> list[float]:
     """The source positions averaged for an output frame at `source`: the midpoints of `samples` equal slices.
 
     The shutter spans `angle / 360` output frames, `rate` source frames each, opening at `OFFSETS[offset]` of its
-    length from the frame. Midpoints make the average the best `samples`-point estimate of the open interval (one
-    sample is the interval's middle). Positions are held inside the source frames `first`-`last`, as a Read node holds
-    its first and last frames: a retime never extrapolates.
+    length from the frame, or for `custom` at `custom_offset` output frames from it. Midpoints make the average the
+    best `samples`-point estimate of the open interval (one sample is the interval's middle). Positions are held
+    inside the source frames `first`-`last`, as a Read node holds its first and last frames: a retime never
+    extrapolates.
     """
     length = rate * angle / 360.0
-    opening = source + OFFSETS[offset] * length
+    opening = source + (rate * custom_offset if offset == "custom" else OFFSETS[offset] * length)
     positions = [opening + length * (k + 0.5) / samples for k in range(samples)]
     return [min(max(p, first), last) for p in positions]
 

@@ -75,9 +75,18 @@ class InterpolateSpec(OpSpec):
     shutter_samples: int = setting(
         8, ge=1, le=MAX_SHUTTER_SAMPLES, help="motion blur: sub-frames averaged per output frame", advanced=True
     )
-    shutter_offset: Literal["centred", "start", "end"] = setting(
+    shutter_offset: Literal["centred", "start", "end", "custom"] = setting(
         "centred",
-        help="motion blur: shutter open around the frame (centred), from it (start) or up to it (end)",
+        help="motion blur: shutter open around the frame (centred), from it (start), up to it (end), or from the "
+        "frame plus --shutter-custom-offset (custom)",
+        advanced=True,
+    )
+    shutter_custom_offset: float = setting(
+        0.0,
+        ge=-MAX_SHUTTER / 360.0,
+        le=MAX_SHUTTER / 360.0,
+        help="motion blur, with --shutter-offset custom: where the shutter opens, in output frames from the frame "
+        "(-0.5: half a frame before; Nuke's shuttercustomoffset)",
         advanced=True,
     )
     vectors: bool = setting(
