@@ -2,6 +2,8 @@
 # Every GPU figure issue 21 asks for, in one run of under 10 minutes on one CUDA card (an H100/H200-class machine):
 #   - the card's name, memory and driver (nvidia-smi);
 #   - benchmarks/bench_learned.py --gpu: learned in-betweens per GPU provider (CUDA fp16, TensorRT);
+#   - benchmarks/bench_retime_quality.py --speed (issue 19): the fused default, --no-fusion and flow per 960x540
+#     in-between with the net on the card (runtime auto: ONNX Runtime, fp16) and the flow candidate on the CPU;
 #   - benchmarks/bench_gen.py at real model sizes with random weights (Wan2.1 1.3B, VACE 1.3B, LTX-Video 2B), the
 #     draft (half size, steps // 4) and full settings side by side, torch eager vs ONNX Runtime CUDA vs TensorRT, per
 #     denoising step and per job, peak VRAM (bench_gen samples the device's used memory).
@@ -35,6 +37,9 @@ for kind in wan-t2v wan-vace ltx; do
 done
 timeout 120 "$PY" benchmarks/bench_learned.py --gpu --no-quality --repeats 2 >"$OUT/bench_learned_gpu.txt" 2>&1
 stamp "bench_learned rc $?"
+timeout 90 "$PY" benchmarks/bench_retime_quality.py --no-sets --no-ball --no-squares --speed --repeats 3 \
+  >"$OUT/bench_retime_speed_gpu.txt" 2>&1
+stamp "bench_retime_quality --speed rc $?"
 wait
 stamp "builds done"
 
