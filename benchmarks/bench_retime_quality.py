@@ -43,9 +43,9 @@ from common import DEFAULT_DATA, evaluate_items, triplets  # noqa: E402
 from squares import square_over_texture  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
-from dreamplate.interp.fusion import FUSION_GRID, fuse  # noqa: E402
+from dreamplate.interp.fusion import candidate_flow, fuse  # noqa: E402
 from dreamplate.interp.retime import linear_motion_signal  # noqa: E402
-from dreamplate.interp.rife import LearnedEstimator, blend_by_agreement, interpolate_learned  # noqa: E402
+from dreamplate.interp.rife import LearnedEstimator, blend_by_agreement, interpolate_learned, working_size  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
 
@@ -79,7 +79,8 @@ def methods() -> dict[str, Method]:
         def run(sa, sb, a, b):
             learned = nets[net].estimate(sa, sb, 0.5)
             if fusion:
-                learned = fuse(learned, estimate_flow(sa, sb, threads=THREADS, grid=FUSION_GRID), 0.5)
+                size = working_size(sa.shape[1], sa.shape[0])
+                learned = fuse(learned, candidate_flow(sa, sb, size, threads=THREADS), 0.5)
             return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b)
 
         return run
@@ -240,7 +241,7 @@ print(json.dumps([base, hwm()]))
 
 def memory(data_dir: Path) -> None:
     """Peak RSS (VmHWM: it starts anew with exec, unlike ru_maxrss) of one in-between per size, fresh process each."""
-    print("\npeak RSS of one in-between (net at --scale auto, flow at full size), fresh process each")
+    print("\npeak RSS of one in-between (net and fusion at --scale auto, warp at full size), fresh process each")
     for width, height in ((2048, 1080), (4096, 2160)):
         for label in ("default (hdv3+flow)", "rife-hdv3", "--no-fusion"):
             out = subprocess.run(

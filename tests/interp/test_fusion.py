@@ -69,6 +69,42 @@ def test_the_flow_motion_wins_where_the_learned_motion_missed_the_object() -> No
     assert error(fused) < 0.05, f"the square must land where the flow puts it (median error {error(fused):.3f} stops)"
 
 
+def test_at_half_size_the_flow_motion_still_wins_where_the_learned_motion_missed_the_object() -> None:
+    # A plate past 2K has its flow candidate and fusion made at the net's working size (`candidate_flow`).
+    from dreamplate.interp.fusion import candidate_flow
+
+    a, b, truth, body = _square_pair(24)
+    h, w = a.shape[:2]
+    pair = candidate_flow(linear_motion_signal(a), linear_motion_signal(b), (w // 2, h // 2), threads=2)
+    assert pair.forward.shape[:2] == (h // 2, w // 2)
+    still = _uniform((h, w), (0.0, 0.0), (0.0, 0.0))
+    fused = fuse(still, pair, 0.5)
+    assert fused.to_a.shape == (h, w, 2) and fused.weight_b.shape == (h, w)
+    out = interpolate_learned(fused, a, b)
+    assert _median_stops(out[body], truth[body]) < 0.05
+
+
+def test_at_the_flow_size_a_pixel_the_fusion_leaves_alone_keeps_the_nets_motion_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only what the fusion changed at the small size is brought back up; resampling the whole motion down and up
+    # would soften the net's full-size motion everywhere.
+    from dreamplate.interp import fusion
+
+    rng = np.random.default_rng(5)
+    learned = LearnedMotion(
+        to_a=cv2.GaussianBlur(rng.normal(size=(64, 96, 2)).astype(np.float32) * 4, (0, 0), 3),
+        to_b=cv2.GaussianBlur(rng.normal(size=(64, 96, 2)).astype(np.float32) * 4, (0, 0), 3),
+        weight_b=rng.random((64, 96), dtype=np.float32),
+    )
+    frame = texture(32, 48, 4)
+    pair = estimate_flow(linear_motion_signal(frame), linear_motion_signal(frame), threads=2, grid=FUSION_GRID)
+    monkeypatch.setattr(fusion, "fuse", lambda motion, flow, t: motion)  # the small-size fusion changes nothing
+    kept = fusion._fused_at_flow_size(learned, pair, 0.5)
+    for name in ("to_a", "to_b", "weight_b"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(learned, name))
+
+
 def test_the_learned_motion_stays_where_the_flow_is_wrong() -> None:
     a, b, truth, body = _square_pair(24)
     h, w = a.shape[:2]

@@ -74,6 +74,32 @@ def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
     assert middle.attributes["colorInteropID"] == "lin_ap1_scene"
 
 
+def test_at_half_scale_the_fusion_works_at_the_nets_size_and_the_highlight_still_moves(
+    rife_models: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past 2K (`--scale auto` 0.5) or with --scale 0.5 the flow candidate is estimated at the net's working size.
+    from dreamplate.interp import fusion
+
+    sizes: list[tuple[int, int]] = []
+    made = fusion.candidate_flow
+    monkeypatch.setattr(fusion, "candidate_flow", lambda a, b, size, **kw: sizes.append(size) or made(a, b, size, **kw))
+    size = (97, 61)
+    _write(tmp_path / "in" / "p.0001.exr", _blob_frame(30.0, size))
+    _write(tmp_path / "in" / "p.0002.exr", _blob_frame(46.0, size))
+    spec = InterpolateSpec(
+        inputs=[str(tmp_path / "in" / "p.####.exr")],
+        output=str(tmp_path / "out" / "o.####.exr"),
+        factor=2,
+        method="learned",
+        scale=0.5,
+    )
+    assert len(run_interpolate(spec).written) == 3
+    assert sizes == [(48, 30)]  # round(97 / 2), round(61 / 2): the net's own working size
+    red = read_exr(tmp_path / "out" / "o.0002.exr").channels["R"]
+    peak_x = int(np.unravel_index(np.argmax(red), red.shape)[1])
+    assert abs(peak_x - 38) <= 2 and red.max() > 250.0
+
+
 @pytest.mark.parametrize("model", ["rife-v4", "rife-hdv3"])
 def test_identical_hdr_frames_come_back_unchanged(rife_models: list[Path], tmp_path: Path, model: str) -> None:
     frame = _blob_frame(40.0, (80, 48), peak=60000.0)

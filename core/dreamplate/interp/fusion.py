@@ -47,7 +47,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dreamplate.interp.flow import PairFlow, PatchGrid, inbetween_motion
+from dreamplate.interp.flow import PairFlow, PatchGrid, estimate_flow, inbetween_motion
 from dreamplate.interp.rife import LearnedMotion
 from dreamplate.interp.translations import shifted, translated_difference, translations
 from dreamplate.interp.warp import (
@@ -147,12 +147,31 @@ same figures; a half-size finest level, even refined variationally at full size,
 (benchmarks/bench_retime_quality.py)."""
 
 
+def candidate_flow(
+    signal_a: np.ndarray, signal_b: np.ndarray, size: tuple[int, int], *, threads: int | None = None
+) -> PairFlow:
+    """The fusion's flow candidate for a pair of motion signals, estimated at `size` (width, height).
+
+    `size` is the network's working size (`rife.working_size`): a plate larger than 2K has its motion estimated
+    by the net at half size or less, and the flow candidate, its photo costs and the choice between them are made at
+    that size too, so the fusion's cost follows the net's instead of the plate's (at 4096x2160 an in-between took
+    19 to 22 s with them at full size, the net 2.6 s of it, and takes 6 to 7.5 s). `fuse` takes it at either size.
+    """
+    height, width = signal_a.shape[:2]
+    if size != (width, height):
+        signal_a, signal_b = (cv2.resize(s, size, interpolation=cv2.INTER_AREA) for s in (signal_a, signal_b))
+    return estimate_flow(signal_a, signal_b, threads=threads, grid=FUSION_GRID)
+
+
 def fuse(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:
     """The learned motion at t with the flow method's taken wherever that explains the pair clearly better.
 
     `flow` is the flow method's estimate of the same pair (its motion signals are the ones judged on), `learned`
-    the network's motion at the same t and size. Returns the same kind of motion, ready for `interpolate_learned`.
+    the network's motion at the same t, at the flow's size or larger (`candidate_flow`). Returns the same kind of
+    motion at the learned motion's size, ready for `interpolate_learned`.
     """
+    if flow.forward.shape[:2] != learned.to_a.shape[:2]:
+        return _fused_at_flow_size(learned, flow, t)
     to_a, to_b, weight_b = inbetween_motion(flow, t)
     apart = squared_length(to_a - learned.to_a) + squared_length(to_b - learned.to_b)
     disagree = apart > AGREE_PIXELS * AGREE_PIXELS
@@ -185,6 +204,38 @@ def fuse(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:
     if not disagree.any():
         return fused
     return _translated(fused, np.where(use_flow, detail_flow, detail_learned), flow, t, disagree)
+
+
+def _fused_at_flow_size(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:
+    """`fuse` made at the flow's (smaller) size: the learned motion is reduced to it, fused there, and what the
+    fusion changed is brought back up and added to the full-size learned motion, so a pixel the fusion left alone
+    keeps the net's motion exactly."""
+    height, width = learned.to_a.shape[:2]
+    small_h, small_w = flow.forward.shape[:2]
+    down = np.float32([small_w / width, small_h / height])
+    small = LearnedMotion(
+        to_a=_resized(learned.to_a, (small_w, small_h)) * down,
+        to_b=_resized(learned.to_b, (small_w, small_h)) * down,
+        weight_b=_resized(learned.weight_b, (small_w, small_h)),
+    )
+    fused = fuse(small, flow, t)
+
+    def changed(full: np.ndarray, before: np.ndarray, after: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+        delta = _resized(after - before, (width, height))
+        return full + (delta if scale is None else delta / scale)
+
+    return LearnedMotion(
+        to_a=changed(learned.to_a, small.to_a, fused.to_a, down),
+        to_b=changed(learned.to_b, small.to_b, fused.to_b, down),
+        weight_b=np.clip(changed(learned.weight_b, small.weight_b, fused.weight_b, None), 0.0, 1.0),
+    )
+
+
+def _resized(field: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float32 field (H x W or H x W x 2) at `size` (width, height): area-averaged down, bilinear up."""
+    shrink = size[0] < field.shape[1]
+    out = cv2.resize(field, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out.reshape(size[1], size[0], *field.shape[2:]).astype(np.float32, copy=False)
 
 
 def _translated(

@@ -571,15 +571,23 @@ class _Renderer:
     def _flow(self, frame_a, frame_b, layer, plate_a, plate_b, a, b, mask=None):
         """The flow method's estimate of a pair (one layer of it), made once and reused for all its times.
 
-        The fusion's flow candidate is estimated on its own, sparser patch grid (`fusion.FUSION_GRID`).
+        The fusion's flow candidate is estimated on its own, sparser patch grid, at the network's working size
+        (`fusion.candidate_flow`).
         """
-        from dreamplate.interp.flow import FLOW_GRID, estimate_flow
-        from dreamplate.interp.fusion import FUSION_GRID
+        from dreamplate.interp.flow import estimate_flow
 
         pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
         if pair.flow is None:
-            grid = FUSION_GRID if self.method.name == "learned" else FLOW_GRID
-            pair.flow = estimate_flow(*self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), grid=grid)
+            signals = self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask)
+            if self.method.name == "learned":
+                from dreamplate.interp.fusion import candidate_flow
+                from dreamplate.interp.rife import working_size
+
+                height, width = signals[0].shape[:2]
+                size = working_size(width, height, self.method.learned(self.spec).scale)
+                pair.flow = candidate_flow(*signals, size)
+            else:
+                pair.flow = estimate_flow(*signals)
         return pair.flow
 
     def _learned(self, frame_a, frame_b, t, layer, plate_a, plate_b, a, b, mask=None):

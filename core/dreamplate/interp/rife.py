@@ -73,6 +73,12 @@ def choose_scale(width: int, height: int, scale: float | str = "auto") -> float:
     return SCALES[-1]
 
 
+def working_size(width: int, height: int, scale: float | str = "auto") -> tuple[int, int]:
+    """(width, height) the network runs at for a frame of this size (`choose_scale`)."""
+    factor = choose_scale(width, height, scale)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 def onnx_path(entry: PinnedWeights, weights: Path, fp16: bool) -> Path:
     """Where the exported graph is cached: beside the weights, named by format, opset and precision."""
     precision = "fp16" if fp16 else "fp32"
@@ -244,8 +250,7 @@ class LearnedEstimator:
 
     def _estimate(self, signal_a: np.ndarray, signal_b: np.ndarray, t: float) -> LearnedMotion:
         height, width = signal_a.shape[:2]
-        scale = choose_scale(width, height, self.scale)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        size = working_size(width, height, self.scale)
         a, b = (_work(s, size) for s in (signal_a, signal_b))
         passes = [self._pass(a, b, t)]
         if self.tta:
