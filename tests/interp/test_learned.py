@@ -43,29 +43,37 @@ def test_auto_scale_keeps_the_network_within_budget() -> None:
     assert choose_scale(4096, 2160, 1.0) == 1.0
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
-def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
-    rife_models: list[Path], tmp_path: Path, runtime: str
-) -> None:
-    size = (97, 61)  # not a multiple of the network's strides: padded and cropped
-    _write(tmp_path / "in" / "p.0001.exr", _blob_frame(30.0, size))
-    _write(tmp_path / "in" / "p.0002.exr", _blob_frame(46.0, size))
+BLOB_SIZE = (97, 61)
+"""Not a multiple of the network's strides: padded and cropped."""
+
+
+def _blob_middle(tmp_path: Path, **settings: object) -> ExrImage:
+    """The middle frame of a 2x learned retime of a 500.0 highlight moving from x=30 to x=46, checked half way."""
+    _write(tmp_path / "in" / "p.0001.exr", _blob_frame(30.0, BLOB_SIZE))
+    _write(tmp_path / "in" / "p.0002.exr", _blob_frame(46.0, BLOB_SIZE))
     spec = InterpolateSpec(
         inputs=[str(tmp_path / "in" / "p.####.exr")],
         output=str(tmp_path / "out" / "o.####.exr"),
         factor=2,
         method="learned",
-        runtime=runtime,
+        **settings,
     )
-    result = run_interpolate(spec)
-    assert len(result.written) == 3
+    assert len(run_interpolate(spec).written) == 3
     middle = read_exr(tmp_path / "out" / "o.0002.exr")
-    assert middle.data_window == (0, 0, size[0] - 1, size[1] - 1)
-    assert set(middle.pixel_types.values()) == {"half"}
     red = middle.channels["R"]
     peak_x = int(np.unravel_index(np.argmax(red), red.shape)[1])
     assert abs(peak_x - 38) <= 2, f"the highlight should sit half way, at x=38, not {peak_x}"
     assert red.max() > 250.0, "a 500.0 highlight must stay far above 1.0 (moved, not clipped or averaged away)"
+    return middle
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
+def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
+    rife_models: list[Path], tmp_path: Path, runtime: str
+) -> None:
+    middle = _blob_middle(tmp_path, runtime=runtime)
+    assert middle.data_window == (0, 0, BLOB_SIZE[0] - 1, BLOB_SIZE[1] - 1)
+    assert set(middle.pixel_types.values()) == {"half"}
     provenance = Provenance.from_attributes(middle.attributes)
     assert provenance is not None and provenance.method == "learned"
     assert provenance.model == "rife-hdv3" and provenance.weights_sha256 == PINNED["rife-hdv3"].sha256
@@ -83,21 +91,8 @@ def test_at_half_scale_the_fusion_works_at_the_nets_size_and_the_highlight_still
     sizes: list[tuple[int, int]] = []
     made = fusion.candidate_flow
     monkeypatch.setattr(fusion, "candidate_flow", lambda a, b, size, **kw: sizes.append(size) or made(a, b, size, **kw))
-    size = (97, 61)
-    _write(tmp_path / "in" / "p.0001.exr", _blob_frame(30.0, size))
-    _write(tmp_path / "in" / "p.0002.exr", _blob_frame(46.0, size))
-    spec = InterpolateSpec(
-        inputs=[str(tmp_path / "in" / "p.####.exr")],
-        output=str(tmp_path / "out" / "o.####.exr"),
-        factor=2,
-        method="learned",
-        scale=0.5,
-    )
-    assert len(run_interpolate(spec).written) == 3
+    _blob_middle(tmp_path, scale=0.5)
     assert sizes == [(48, 30)]  # round(97 / 2), round(61 / 2): the net's own working size
-    red = read_exr(tmp_path / "out" / "o.0002.exr").channels["R"]
-    peak_x = int(np.unravel_index(np.argmax(red), red.shape)[1])
-    assert abs(peak_x - 38) <= 2 and red.max() > 250.0
 
 
 @pytest.mark.parametrize("model", ["rife-v4", "rife-hdv3"])
