@@ -219,15 +219,11 @@ def _fused_at_flow_size(learned: LearnedMotion, flow: PairFlow, t: float) -> Lea
         weight_b=_resized(learned.weight_b, (small_w, small_h)),
     )
     fused = fuse(small, flow, t)
-
-    def changed(full: np.ndarray, before: np.ndarray, after: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
-        delta = _resized(after - before, (width, height))
-        return full + (delta if scale is None else delta / scale)
-
+    full = (width, height)
     return LearnedMotion(
-        to_a=changed(learned.to_a, small.to_a, fused.to_a, down),
-        to_b=changed(learned.to_b, small.to_b, fused.to_b, down),
-        weight_b=np.clip(changed(learned.weight_b, small.weight_b, fused.weight_b, None), 0.0, 1.0),
+        to_a=learned.to_a + _resized(fused.to_a - small.to_a, full) / down,
+        to_b=learned.to_b + _resized(fused.to_b - small.to_b, full) / down,
+        weight_b=np.clip(learned.weight_b + _resized(fused.weight_b - small.weight_b, full), 0.0, 1.0),
     )
 
 

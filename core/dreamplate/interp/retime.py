@@ -425,7 +425,7 @@ class _Renderer:
             spec.shutter_offset,
             self.available[0],
             self.available[-1],
-            spec.shutter_custom_offset,
+            custom_offset=spec.shutter_custom_offset,
         )
         brackets = [bracket(p, self.available) for p in positions]
         box = self._plate(sample.frame_a).box
@@ -764,7 +764,7 @@ def _sample_sources(spec: InterpolateSpec, plan: _Plan, sample: OutputSample) ->
             spec.shutter_offset,
             available[0],
             available[-1],
-            spec.shutter_custom_offset,
+            custom_offset=spec.shutter_custom_offset,
         ):
             frame_a, frame_b, _ = bracket(position, available)
             frames |= {frame_a, frame_b}
