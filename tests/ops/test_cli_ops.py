@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ops_support import NAME, throwaway_op
 from typer.testing import CliRunner
 
 from dreamplate.cli import app, build_app
+from dreamplate.cli.ops import _option_help
 from dreamplate.ops import OPS
 from dreamplate.ops.registry import describe_ops
 
@@ -59,3 +61,11 @@ def test_old_flag_spellings_reach_the_spec(tmp_path) -> None:
     assert bad_size.exit_code == 1 and "ERROR: --size: size must be WIDTHxHEIGHT" in bad_size.output
     generative = runner.invoke(app, ["interpolate", "a.exr", "b.exr", "--method", "generative", "-o", "g.####.exr"])
     assert generative.exit_code == 1 and "ERROR: --frames: with --method generative" in generative.output
+
+
+def test_no_option_help_ends_in_an_empty_list_item() -> None:
+    """A help ending in "..." came out as "none, . Default: zip." once the CLI closed its sentence."""
+    for op in describe_ops()["ops"]:
+        for field in op["fields"]:
+            text = _option_help(field)
+            assert not re.search(r",\s*\.(\s|$)", text), (op["name"], field["name"], text)

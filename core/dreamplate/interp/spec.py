@@ -49,7 +49,7 @@ class InterpolateSpec(OpSpec):
     fusion: bool = setting(
         True,
         help="learned: per pixel, take the flow method's motion where it matches the frames clearly better than the "
-        "network's (2 to 2.5x the time; off: the network alone, as plain RIFE)",
+        "network's (about twice the network's time; off: the network alone, as plain RIFE)",
         advanced=True,
         flag="--no-fusion",
         flag_value=False,

@@ -28,7 +28,9 @@ class OpSpec(BaseModel):
     pixel_type: Literal["half", "float"] = setting(
         "half", help="write 32-bit float instead of half", advanced=True, flag="--float", flag_value="float"
     )
-    compression: str = setting("zip", help="EXR compression: zip, piz, dwaa, none, ...", advanced=True)
+    compression: str = setting(
+        "zip", help="EXR compression, by its OpenEXR name (zip, piz, dwaa, none and the rest)", advanced=True
+    )
 
     @field_validator("compression")
     @classmethod
