@@ -6,7 +6,10 @@ estimate smears one motion into the other, and a panning background is dragged a
 subject's matte in every source frame, each layer gets a motion estimated on its own picture (the subject on black;
 the background with the subject filled in from its surroundings) and is resampled along it:
 
-- foreground: colour premultiplied by the matte, and the matte, carried by the subject's motion and blended by t;
+- the plate is first split into the two layers (`split_layers`): at a soft edge a pixel holds both, and the share the
+  matte gives the background is the background's own colour filled in from where the matte shows it alone; the rest
+  is the subject's, so the layers composite back to the plate;
+- foreground: the premultiplied subject and the matte, carried by the subject's motion and blended by t;
 - background: each side's sample weighted by how much of it is background, so that what the subject covers in one
   frame is taken from the other; where neither frame shows it, the filled-in estimate;
 - composite: foreground over background, `fg + (1 - matte) * bg`, in scene-linear; depth and IDs whole from the layer
@@ -39,19 +42,48 @@ class LayerMotion:
         return self.to_b - self.to_a
 
 
-def foreground_signal(signal: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    """The motion signal of the subject alone, on black (H x W x C)."""
-    return signal * matte[..., None]
+PURE = 0.95
+"""Matte values at or below 1 - PURE count as the background alone: the background's colour is filled in from those
+pixels into the subject and its soft edge (`split_layers`). A subject feathered by a Gaussian of 1, 1.5, 3 and 5 px
+crossing a pan, both layers moved by their true motion, the mean error in the band around the subject: 0.8 gave
+0.0045 / 0.0104 / 0.0119 / 0.0127, 0.9 0.0045 / 0.0052 / 0.0075 / 0.0081, 0.95 0.0032 / 0.0041 / 0.0054 / 0.0063,
+0.99 0.0029 / 0.0034 / 0.0055 / 0.0082, and only matte 0 (1.0) 0.0056 / 0.0075 / 0.0122 / 0.0133."""
 
 
 def background_fill(pixels: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    """The plate with the subject replaced by its surroundings (push-pull from the background, H x W x C).
+    """The plate with the subject and its soft edge replaced by their surroundings (H x W x C): push-pull from the
+    pixels of background alone (matte at most 1 - PURE), or by each pixel's share of background where the matte
+    leaves none alone.
 
     Pixels of pure background come back exactly; under the subject the values are coarse, but they only stand where
     neither frame saw the background, and the subject is composited over them.
     """
-    background = np.clip(1.0 - matte, 0.0, 1.0).astype(np.float32)
-    return fill_holes(pixels * background[..., None], background)
+    share = np.clip(1.0 - matte, 0.0, 1.0).astype(np.float32)
+    alone = matte <= 1.0 - PURE
+    mass = alone.astype(np.float32) if alone.any() else share
+    return fill_holes(pixels * mass[..., None], mass)
+
+
+def split_layers(pixels: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground premultiplied, background) with `foreground + (1 - matte) * background == pixels` (to float32
+    rounding).
+
+    A soft edge (a feathered roto, a keyed edge, motion blur) holds both layers, `matte * subject + (1 - matte) *
+    background`. The background's share there is its filled-in colour and the rest of the pixel is the subject's, so
+    the edge moves with the subject instead of being left behind with the background. The subject's own colour is
+    not estimated: it is what differs most from its surroundings. On the feathered subjects of `PURE` (a textured
+    subject with a highlight of 50.0): 0.003 to 0.006 in the band; 0.021 to 0.041 with the subject taken as the pixel
+    times the matte and the background filled by every pixel's share of it (a mixed pixel counted as background too);
+    0.11 to 0.45 with the subject's colour filled in from its inside and the remainder shared by the matte.
+    """
+    background = background_fill(pixels, matte)
+    return pixels - (1.0 - matte[..., None]) * background, background
+
+
+def foreground_signal(signal: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """The motion signal of the subject alone, on black (H x W x C): the signal's foreground layer, so the
+    background's texture in a soft edge does not pull the subject's motion toward the background's."""
+    return split_layers(signal, matte)[0]
 
 
 def composite(
@@ -71,7 +103,7 @@ def composite(
     """
     smooth = ~nearest
     out = np.empty(a.shape, np.float32)
-    # Foreground: premultiplied colour and matte, carried by the subject's motion.
+    # Foreground: the matte, carried by the subject's motion (its premultiplied colour below).
     cover_a = remap(matte_a[..., None], fg.to_a, nearest=False)[..., 0]
     cover_b = remap(matte_b[..., None], fg.to_b, nearest=False)[..., 0]
     cover = cover_a + t * (cover_b - cover_a)
@@ -79,11 +111,13 @@ def composite(
     seen_a = (1.0 - t) * (1.0 - remap(matte_a[..., None], bg.to_a, nearest=False)[..., 0])
     seen_b = t * (1.0 - remap(matte_b[..., None], bg.to_b, nearest=False)[..., 0])
     if smooth.any():
-        fa = remap(a[..., smooth] * matte_a[..., None], fg.to_a, nearest=False)
-        fb = remap(b[..., smooth] * matte_b[..., None], fg.to_b, nearest=False)
+        front_a, back_a = split_layers(a[..., smooth], matte_a)
+        front_b, back_b = split_layers(b[..., smooth], matte_b)
+        fa = remap(front_a, fg.to_a, nearest=False)
+        fb = remap(front_b, fg.to_b, nearest=False)
         front = fa + t * (fb - fa)
-        ba = remap(background_fill(a[..., smooth], matte_a), bg.to_a, nearest=False)
-        bb = remap(background_fill(b[..., smooth], matte_b), bg.to_b, nearest=False)
+        ba = remap(back_a, bg.to_a, nearest=False)
+        bb = remap(back_b, bg.to_b, nearest=False)
         # The weighted mean of both sides (and, with the floor's weight, of their plain blend by t), written as
         # A plus a share of (B - A): exact wherever both sides agree, a still plate included.
         share_b = (seen_b + _COVERED * t) / (seen_a + seen_b + _COVERED)
