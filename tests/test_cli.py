@@ -53,6 +53,13 @@ def test_interpolate_two_frames_and_info(tmp_path: Path) -> None:
     assert "ACEScg" in info.stdout and "interpolate/flow" in info.stdout and "source frames [0.5]" in info.stdout
 
 
+def test_quiet_hides_the_progress_bar_as_well_as_the_log(tmp_path: Path) -> None:
+    """`-q` promised warnings and errors only, yet the progress bar still drew on stderr."""
+    run = _dreamplate("-q", "demo", "--frames", "2", "--width", "96", "--height", "64", cwd=tmp_path)
+    assert run.returncode == 0 and run.stderr == ""
+    assert "dreamplate_demo/retime/retime.####.exr" in run.stdout  # what was written is the result, not a log
+
+
 def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:
     run = _dreamplate("interpolate", str(tmp_path / "nope.####.exr"), "-o", str(tmp_path / "o.####.exr"))
     assert run.returncode == 1

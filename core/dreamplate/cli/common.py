@@ -61,7 +61,10 @@ def fail(message: str) -> None:
 
 
 class LazyProgress:
-    """A rich progress bar that appears with the first finished frame, so a run refused up front prints one line."""
+    """A rich progress bar that appears with the first finished frame, so a run refused up front prints one line.
+
+    `--quiet` (warnings and errors only) hides it, as it hides the log.
+    """
 
     def __init__(self) -> None:
         self._bar: Progress | None = None
@@ -76,6 +79,7 @@ class LazyProgress:
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=err_console,
+                disable=log.getEffectiveLevel() > logging.INFO,
             )
             self._bar.start()
             self._task = self._bar.add_task(message, total=total)
