@@ -22,6 +22,7 @@ from server_support import TOKEN
 
 from dreamplate.client import Client
 from dreamplate.io.exr import read_exr, read_info
+from dreamplate.io.provenance import Provenance
 
 
 def test_interpolate_over_a_read_of_shared_exrs_points_its_read_at_the_result(script: Path, shared_data: Path) -> None:
@@ -56,6 +57,28 @@ def test_interpolate_over_a_read_of_shared_exrs_points_its_read_at_the_result(sc
     # The ProgressTask was closed and saw 100 %.
     task = nuke.ProgressTask.instances[-1]
     assert task.progress[-1] == 100
+
+
+def test_interpolate_takes_a_matte_on_its_second_input_like_kronos(script: Path) -> None:
+    """Kronos's Matte is an input pipe: the node's `matte` input sends its Read's sequence as `--matte`."""
+    from moving_plates import write_moving_plate
+
+    plate, matte = write_moving_plate(script / "in", subject=(12.0, 0.0), pan=(-6.0, 0.0), feather=1.5)
+    plate_read = make_read(plate, 1, 3)
+    matte_read = make_read(matte, 1, 3)
+    node = nodes.create("Interpolate")
+    node.setInput(0, plate_read)
+    node.setInput(1, matte_read)
+    node["method"].setValue("flow")
+
+    press_render(node)
+
+    assert node["status"].value().startswith("done: job "), node["status"].value()
+    params = job_of(node)["spec"]["params"]
+    assert mapping.hash_pattern(params["matte"]) == matte
+    read = node.node(nodes.RESULT_READ)
+    provenance = Provenance.from_attributes(read_exr(frame_file(read, 2)).attributes)
+    assert provenance is not None and mapping.hash_pattern(provenance.parameters["matte"]) == matte
 
 
 def test_frame_pattern_survives_render(script: Path, shared_data: Path) -> None:
@@ -375,7 +398,7 @@ def test_each_node_has_the_issue_knobs_inputs_and_default_output(script: Path, k
     assert (
         inputs
         == {
-            "Interpolate": ["plate"],
+            "Interpolate": ["plate", "matte"],
             "Relight": ["plate", "light_reference"],
             "SketchToShot": ["blocking", "light_reference"],
             "Keyframes": ["key_A", "key_B", "light_reference"],

@@ -96,6 +96,7 @@ class InterpolateSpec(OpSpec):
         None,
         help="sequence: foreground matte (its A, else its first channel); foreground and background are retimed "
         "with their own motion and composited (Kronos's Matte input)",
+        input_role="matte",
     )
 
     @field_validator("times", mode="before")
