@@ -79,6 +79,8 @@ def test_interpolate_takes_a_matte_on_its_second_input_like_kronos(script: Path)
     read = node.node(nodes.RESULT_READ)
     provenance = Provenance.from_attributes(read_exr(frame_file(read, 2)).attributes)
     assert provenance is not None and mapping.hash_pattern(provenance.parameters["matte"]) == matte
+    vectors = nodes.create("MotionVectors")  # the vectors node takes its matte the same way
+    assert [n.name() for n in vectors.nodes() if n.Class() == "Input"] == ["plate", "matte"]
 
 
 def test_frame_pattern_survives_render(script: Path, shared_data: Path) -> None:

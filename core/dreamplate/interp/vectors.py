@@ -62,7 +62,9 @@ class VectorsSpec(OpSpec):
     model: LearnedModelName | None = setting(None, help="learned model (dreamplate models list; default rife-hdv3)")
     frames: FrameRange | None = setting(None, help="source frame range, e.g. 1001-1100")
     matte: FramePattern | None = setting(
-        None, help="foreground matte sequence: subject and background get their own motion, as Kronos's Matte input"
+        None,
+        help="foreground matte sequence: subject and background get their own motion, as Kronos's Matte input",
+        input_role="matte",
     )
     threads: int | None = setting(None, ge=1, le=256, help="worker threads (default: all cores)", advanced=True)
 
