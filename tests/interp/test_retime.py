@@ -214,6 +214,23 @@ def test_fps_rerun_skips_finished_frames(tmp_path: Path) -> None:
     assert (len(again.written), again.skipped) == (0, first.written)
 
 
+def test_speed_half_is_a_2x_slow_down_recorded_as_such(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 4))
+    run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "f" / "o.####.exr"), factor=2))
+    result = run_interpolate(InterpolateSpec(inputs=[plate], output=str(tmp_path / "s" / "o.####.exr"), speed=0.5))
+    assert len(result.written) == 5
+    for frame in range(1, 6):
+        slowed = read_exr(tmp_path / "s" / f"o.{frame:04d}.exr")
+        np.testing.assert_array_equal(
+            slowed.channels["R"], read_exr(tmp_path / "f" / f"o.{frame:04d}.exr").channels["R"]
+        )
+    assert Provenance.from_attributes(slowed.attributes).parameters["speed"] == 0.5
+    with pytest.raises(
+        ValueError, match="give one of --factor, --times, --retime, --fps, --speed, not factor and speed"
+    ):
+        InterpolateSpec(inputs=[plate], output=str(tmp_path / "x.####.exr"), factor=2, speed=0.5)
+
+
 def test_fps_without_source_rate_asks_for_it(tmp_path: Path) -> None:
     plate = _write_plate(tmp_path / "in", range(1, 3))
     with pytest.raises(InputError, match="framesPerSecond"):

@@ -11,6 +11,7 @@ from dreamplate.interp.timing import (
     plan_factor,
     plan_fps,
     plan_retime,
+    plan_speed,
     plan_times,
     read_retime_map,
 )
@@ -94,6 +95,19 @@ def test_fps_60_to_24_drops_frames_and_gaps_are_bridged_in_time() -> None:
 def test_fps_must_be_positive() -> None:
     with pytest.raises(InputError, match="^--fps: target fps must be a positive number, got 0"):
         plan_fps([1, 2], 24, 0)
+
+
+def test_speed_is_kronos_speed_timing() -> None:
+    frames = [1001, 1002, 1003, 1004, 1005]
+    assert [s.source for s in plan_speed(frames, 0.4)] == [s.source for s in plan_fps(frames, 24, 60)]
+    assert [s.source for s in plan_speed(range(0, 7), 2.0)] == [0.0, 2.0, 4.0, 6.0]  # double speed: every other
+    assert _rows(plan_speed([0, 1, 4], 1.5)) == [
+        (0, 0, 0, 0.0),
+        (1, 1, 4, round(0.5 / 3, 9)),
+        (2, 1, 4, round(2 / 3, 9)),
+    ]
+    with pytest.raises(InputError, match="^--speed: must be a positive number, got 0"):
+        plan_speed([1, 2], 0.0)
 
 
 def _write(tmp_path: Path, text: str) -> Path:

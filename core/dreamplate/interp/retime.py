@@ -33,6 +33,7 @@ from dreamplate.interp.timing import (
     plan_factor,
     plan_fps,
     plan_retime,
+    plan_speed,
     plan_times,
     read_retime_map,
 )
@@ -62,7 +63,7 @@ _FRAME_CACHE_SIZE = 3
 # A shutter spanning a source frame reaches into two pairs, a pass-through frame's vectors read both of its pairs, and
 # a matte doubles each pair's estimates: four keeps every estimate an output frame needs.
 _ESTIMATE_CACHE_SIZE = 4
-_SETTINGS = ("factor", "times", "fps", "frames", "colorspace", "part", "view", "pixel_type", "retime")
+_SETTINGS = ("factor", "times", "fps", "speed", "frames", "colorspace", "part", "view", "pixel_type", "retime")
 """Spec fields that decide an output frame's pixels: recorded in its provenance, compared on resume."""
 # The model space spans the whole half range (65504 -> 1.0), so a plate's 0..1 would use a third of the 8-bit steps
 # the flow estimator sees. For motion only, the signal is stretched so that linear MOTION_WHITE (4 stops over display
@@ -682,6 +683,8 @@ def _plan(spec: InterpolateSpec) -> _Plan:
             samples = plan_retime(read_retime_map(spec.retime), list(seq.frames))
         elif spec.fps is not None:
             samples = plan_fps(list(seq.frames), _source_fps(spec, seq), spec.fps[1])
+        elif spec.speed is not None:
+            samples = plan_speed(list(seq.frames), spec.speed)
         else:
             samples = plan_factor(list(seq.frames), spec.factor or 2)
         label, outputs = output_paths(spec.output, [s.frame for s in samples])

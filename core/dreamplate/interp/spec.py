@@ -62,6 +62,13 @@ class InterpolateSpec(OpSpec):
     fps: tuple[float | None, float] | None = setting(
         None, help="sequence: frame-rate change SOURCE:TARGET (24:60), or TARGET with the source rate from the file"
     )
+    speed: float | None = setting(
+        None,
+        gt=0.0,
+        le=1000.0,
+        help="sequence: Kronos's Speed timing, source frames per output frame (0.5: half speed, twice the frames; "
+        "2: double speed)",
+    )
     frames: FrameRange | None = setting(
         None, help="source frame range, e.g. 1001-1100; generative: the number of frames, keys included"
     )
@@ -136,10 +143,10 @@ class InterpolateSpec(OpSpec):
         """Two frames take `times`; a sequence takes `factor` or `retime`; never two rules at once."""
         if self.method == "generative":
             raise ValueError("method generative runs as a keyframes job; submit it through the interpolate operation")
-        rules = [name for name in ("factor", "times", "retime", "fps") if getattr(self, name) is not None]
+        rules = [name for name in ("factor", "times", "retime", "fps", "speed") if getattr(self, name) is not None]
         if len(rules) > 1:
-            raise ValueError(f"give one of --factor, --times, --retime, --fps, not {' and '.join(rules)}")
-        for rule in ("retime", "fps", "factor"):
+            raise ValueError(f"give one of --factor, --times, --retime, --fps, --speed, not {' and '.join(rules)}")
+        for rule in ("retime", "fps", "speed", "factor"):
             if len(self.inputs) == 2 and getattr(self, rule) is not None:
                 raise ValueError(f"--{rule} needs a sequence pattern as input, not two frames")
         if len(self.inputs) == 2 and self.frames is not None:

@@ -136,12 +136,28 @@ def plan_fps(source_frames: Sequence[int], src_fps: float, dst_fps: float) -> li
     for name, fps in (("source fps", src_fps), ("target fps", dst_fps)):
         if not (math.isfinite(fps) and fps > 0):
             raise InputError(f"--fps: {name} must be a positive number, got {fps}")
+    return _plan_steps(source_frames, src_fps, dst_fps)
+
+
+def plan_speed(source_frames: Sequence[int], speed: float) -> list[OutputSample]:
+    """Samples for Kronos's Speed timing: output frame first + k shows source first + k * speed.
+
+    0.5 plays the plate at half speed (twice the frames), 2 at double speed (every other source position). As for
+    plan_fps, positions are time, gaps are bridged and the plan stops at the last source frame.
+    """
+    if not (math.isfinite(speed) and speed > 0):
+        raise InputError(f"--speed: must be a positive number, got {speed}")
+    return _plan_steps(source_frames, speed, 1.0)
+
+
+def _plan_steps(source_frames: Sequence[int], numerator: float, denominator: float) -> list[OutputSample]:
+    """Output frame first + k at source first + k * numerator / denominator, up to the last source frame."""
     ordered = _ordered(source_frames)
     first, last = ordered[0], ordered[-1]
     samples = []
     step = 0
     # k * src / dst rather than k * (src / dst): one rounding, so whole-frame positions come out whole.
-    while (source := first + step * src_fps / dst_fps) <= last + SNAP:
+    while (source := first + step * numerator / denominator) <= last + SNAP:
         samples.append(_sample(first + step, source, ordered))
         step += 1
     return samples
