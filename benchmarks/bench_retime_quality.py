@@ -59,15 +59,18 @@ def methods() -> dict[str, Method]:
 
     The bar runs on ONNX Runtime in fp32, as the published weights are usually run, with its own blend mask; the
     retimer's ways (the default, `--tta`, `--no-fusion`) on the default runtime (`auto`: torch bf16 on a CPU with
-    native bf16, printed at the start), their blend weights settled by agreement (`rife.blend_by_agreement`).
+    native bf16, printed at the start), their blend weights settled by agreement (`rife.blend_by_agreement`), with
+    the network's half-size pass where a pair moves far (`coarse`) as the retimer runs it; the plain nets without.
     """
     nets = {
-        name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS)
-        for name, model, runtime, tta in (
-            ("hdv3 onnx", "rife-hdv3", "onnx", False),
-            ("hdv3", "rife-hdv3", "auto", False),
-            ("hdv3 tta", "rife-hdv3", "auto", True),
-            ("v4", "rife-v4", "auto", False),
+        name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS, coarse=coarse)
+        for name, model, runtime, tta, coarse in (
+            ("hdv3 onnx", "rife-hdv3", "onnx", False, False),
+            ("hdv3 plain", "rife-hdv3", "auto", False, False),
+            ("hdv3 plain tta", "rife-hdv3", "auto", True, False),
+            ("hdv3", "rife-hdv3", "auto", False, True),
+            ("hdv3 tta", "rife-hdv3", "auto", True, True),
+            ("v4", "rife-v4", "auto", False, True),
         )
     }
     print(f"runtime auto: {nets['hdv3'].runtime} ({nets['hdv3'].provider})")
@@ -91,8 +94,8 @@ def methods() -> dict[str, Method]:
         "v4 + flow": settled("v4", True),
         "--no-fusion": settled("hdv3", False),
         "rife-hdv3": plain("hdv3 onnx"),
-        "rife-hdv3 bf16": plain("hdv3"),
-        "rife-hdv3 tta": plain("hdv3 tta"),
+        "rife-hdv3 bf16": plain("hdv3 plain"),
+        "rife-hdv3 tta": plain("hdv3 plain tta"),
         "rife-v4": plain("v4"),
         "flow": lambda sa, sb, a, b: interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5),
     }

@@ -221,7 +221,7 @@ class _Method:
         if self.estimator is None:
             from dreamplate.interp.rife import LearnedEstimator
 
-            self.estimator = LearnedEstimator(self.model, spec.runtime, spec.scale, spec.tta, spec.threads)
+            self.estimator = LearnedEstimator(self.model, spec.runtime, spec.scale, spec.tta, spec.threads, coarse=True)
         return self.estimator
 
 
