@@ -140,7 +140,7 @@ class InterpolateSpec(OpSpec):
 
     @model_validator(mode="after")
     def _one_timing_rule(self) -> InterpolateSpec:
-        """Two frames take `times`; a sequence takes `factor` or `retime`; never two rules at once."""
+        """Two frames take `times`; a sequence takes `factor`, `fps`, `speed` or `retime`; never two rules at once."""
         if self.method == "generative":
             raise ValueError("method generative runs as a keyframes job; submit it through the interpolate operation")
         rules = [name for name in ("factor", "times", "retime", "fps", "speed") if getattr(self, name) is not None]
