@@ -335,3 +335,25 @@ def test_a_subject_moving_further_than_its_size_is_placed_where_both_frames_put_
     flow = interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5)
     scores = {name: _display_psnr(x, truth) for name, x in (("fused", default), ("net", net), ("flow", flow))}
     assert scores["fused"] >= max(scores["net"], scores["flow"]) + 0.3, scores
+
+
+def test_a_pairs_translation_parts_are_worked_out_once_for_all_its_inbetweens(
+    rife_models: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dreamplate.interp import fusion
+    from dreamplate.interp.rife import at_time
+
+    a, b, _ = square_over_texture(32, 48, 3.0)
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
+    half = LearnedEstimator("rife-hdv3", threads=2).estimate_pair(*signals)
+    candidate = estimate_flow(*signals, threads=2, grid=FUSION_GRID)
+    found = []
+    untimed = fusion.translations
+    monkeypatch.setattr(fusion, "translations", lambda *s: found.append(1) or untimed(*s))
+    kept = [fuse(at_time(half, t), candidate, t) for t in (0.25, 0.5, 0.75)]
+    assert len(found) == 1  # a 4x slow-down's three in-betweens of the pair
+    fusion._PARTS.clear()
+    for t, motion in zip((0.25, 0.5, 0.75), kept, strict=True):
+        fresh = fuse(at_time(half, t), candidate, t)
+        np.testing.assert_array_equal(motion.to_a, fresh.to_a)
+        np.testing.assert_array_equal(motion.weight_b, fresh.weight_b)

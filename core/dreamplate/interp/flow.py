@@ -30,7 +30,7 @@ from dreamplate.interp.warp import (
 MATCH_WINDOW = 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PairFlow:
     """Bidirectional flow between frames A (t=0) and B (t=1): float32 H x W x 2 (dx, dy) in pixels.
 
@@ -42,6 +42,9 @@ class PairFlow:
     `inconsistent_a` and `inconsistent_b` (float32 H x W, 1 where) mark the pixels of A and of B whose flow the
     other direction does not send back: where nearly all are, the flow is no evidence at all (a subject moving
     further than DIS can follow), however well its warped frames happen to match.
+
+    Compared and hashed by identity (`eq=False`): one estimate of a pair serves all of its in-betweens, and what is
+    worked out from it once can be kept against it (`fusion`).
     """
 
     forward: np.ndarray
