@@ -260,7 +260,8 @@ def _translated(
     best = np.full(where.shape, np.inf, np.float32)
     index = np.zeros(where.shape, np.uint8)
     for k, (d, (in_a, in_b)) in enumerate(zip(pair.shifts, pair.parts, strict=True)):
-        placed = where & (shifted(in_a, -t * d) > 0.5) & (shifted(in_b, (1.0 - t) * d) > 0.5)
+        placed = where & (shifted(in_a.astype(np.float32), -t * d) > 0.5)
+        placed &= shifted(in_b.astype(np.float32), (1.0 - t) * d) > 0.5
         if not placed.any():
             continue
         cost = cv2.blur(translated_difference(signal_a, signal_b, d, t), window)
@@ -286,7 +287,7 @@ def _translated(
 @dataclass(frozen=True)
 class _TranslationParts:
     """What the translation rule needs of a pair whatever the time: the translations, each frame's own detail and,
-    per translation, the parts of A and of B that move by it (`_part_of`)."""
+    per translation, the parts of A and of B that move by it (`_part_of`, uint8)."""
 
     shifts: list[np.ndarray]
     own_a: np.ndarray
@@ -318,7 +319,7 @@ def _translation_parts(flow: PairFlow) -> _TranslationParts:
         parts=[
             (_part_of(signal_a, signal_b, flow_cost_a, d), _part_of(signal_b, signal_a, flow_cost_b, -d))
             for d in shifts
-        ],
+        ],  # kept as 0 / 1 bytes: a pair's estimate is kept for its in-betweens, and these with it
     )
     return kept
 
@@ -327,10 +328,10 @@ def _part_of(signal_from: np.ndarray, signal_to: np.ndarray, flow_cost: np.ndarr
     """Where a frame's pixels move by d: d matches them into the other frame far better than their own flow does.
 
     `flow_cost` is the photo cost of the frame's own flow over the fusion window (where that flow is d already,
-    the two costs are equal and the test fails). Float32 H x W, 1 where: it is resampled to the in-between.
+    the two costs are equal and the test fails). Uint8 H x W, 1 where (resampled to the in-between as float32).
     """
     moved = cv2.blur(absolute_difference(signal_from, shifted(signal_to, d)), (FUSION_WINDOW, FUSION_WINDOW))
-    return (moved < np.float32(TRANSLATION_ADVANTAGE) * flow_cost).astype(np.float32)
+    return (moved < np.float32(TRANSLATION_ADVANTAGE) * flow_cost).astype(np.uint8)
 
 
 def _seen_by_both(weight_b: np.ndarray, t: float) -> np.ndarray:
