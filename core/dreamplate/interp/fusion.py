@@ -307,20 +307,16 @@ def _translation_parts(flow: PairFlow) -> _TranslationParts:
         return kept
     signal_a, signal_b = flow.signal_a, flow.signal_b
     shifts = translations(signal_a, signal_b)
-    if not shifts:
-        kept = _PARTS[flow] = _TranslationParts([], signal_a[:0, :0, 0], signal_b[:0, :0, 0], [])
-        return kept
-    flow_cost_a = photo_cost(signal_a, None, signal_b, flow.forward, FUSION_WINDOW)
-    flow_cost_b = photo_cost(signal_b, None, signal_a, flow.backward, FUSION_WINDOW)
-    kept = _PARTS[flow] = _TranslationParts(
-        shifts=shifts,
-        own_a=sampled_detail(signal_a, None, FUSION_WINDOW),
-        own_b=sampled_detail(signal_b, None, FUSION_WINDOW),
-        parts=[
+    parts = []  # 0 / 1 bytes: a pair's estimate is kept for its in-betweens, and these with it
+    if shifts:
+        flow_cost_a = photo_cost(signal_a, None, signal_b, flow.forward, FUSION_WINDOW)
+        flow_cost_b = photo_cost(signal_b, None, signal_a, flow.backward, FUSION_WINDOW)
+        parts = [
             (_part_of(signal_a, signal_b, flow_cost_a, d), _part_of(signal_b, signal_a, flow_cost_b, -d))
             for d in shifts
-        ],  # kept as 0 / 1 bytes: a pair's estimate is kept for its in-betweens, and these with it
-    )
+        ]
+    own_a, own_b = sampled_detail(signal_a, None, FUSION_WINDOW), sampled_detail(signal_b, None, FUSION_WINDOW)
+    kept = _PARTS[flow] = _TranslationParts(shifts, own_a, own_b, parts)
     return kept
 
 

@@ -300,7 +300,7 @@ class LearnedEstimator:
         motion = flow[::4, ::4, 2:] - flow[::4, ::4, :2]  # a percentile needs no more than every 16th pixel
         if np.percentile(np.hypot(motion[..., 0], motion[..., 1]), 99) < COARSE_MOTION:
             return flow, mask
-        half = (max(1, width // 2), max(1, height // 2))
+        half = (width // 2, height // 2)
         if min(half) < COARSE_MIN_SIDE:
             return flow, mask
         small_flow, small_mask = self._pass(_work(a, half), _work(b, half), t)
