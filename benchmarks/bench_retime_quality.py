@@ -45,7 +45,14 @@ from squares import square_over_texture  # noqa: E402
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 from dreamplate.interp.fusion import candidate_flow, fuse  # noqa: E402
 from dreamplate.interp.retime import linear_motion_signal  # noqa: E402
-from dreamplate.interp.rife import LearnedEstimator, blend_by_agreement, interpolate_learned, working_size  # noqa: E402
+from dreamplate.interp.rife import (  # noqa: E402
+    COARSE_MOTION,
+    COARSE_MOTION_FUSED,
+    LearnedEstimator,
+    blend_by_agreement,
+    interpolate_learned,
+    working_size,
+)
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
 
@@ -60,17 +67,18 @@ def methods() -> dict[str, Method]:
     The bar runs on ONNX Runtime in fp32, as the published weights are usually run, with its own blend mask; the
     retimer's ways (the default, `--tta`, `--no-fusion`) on the default runtime (`auto`: torch bf16 on a CPU with
     native bf16, printed at the start), their blend weights settled by agreement (`rife.blend_by_agreement`), with
-    the network's half-size pass where a pair moves far (`coarse`) as the retimer runs it; the plain nets without.
+    the network's half-size pass where a pair moves far (`coarse_motion`) as the retimer runs it; plain nets without.
     """
     nets = {
-        name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS, coarse=coarse)
-        for name, model, runtime, tta, coarse in (
-            ("hdv3 onnx", "rife-hdv3", "onnx", False, False),
-            ("hdv3 plain", "rife-hdv3", "auto", False, False),
-            ("hdv3 plain tta", "rife-hdv3", "auto", True, False),
-            ("hdv3", "rife-hdv3", "auto", False, True),
-            ("hdv3 tta", "rife-hdv3", "auto", True, True),
-            ("v4", "rife-v4", "auto", False, True),
+        name: LearnedEstimator(model, runtime=runtime, tta=tta, threads=THREADS, coarse_motion=coarse_motion)
+        for name, model, runtime, tta, coarse_motion in (
+            ("hdv3 onnx", "rife-hdv3", "onnx", False, None),
+            ("hdv3 plain", "rife-hdv3", "auto", False, None),
+            ("hdv3 plain tta", "rife-hdv3", "auto", True, None),
+            ("hdv3", "rife-hdv3", "auto", False, COARSE_MOTION_FUSED),
+            ("hdv3 alone", "rife-hdv3", "auto", False, COARSE_MOTION),
+            ("hdv3 tta", "rife-hdv3", "auto", True, COARSE_MOTION_FUSED),
+            ("v4", "rife-v4", "auto", False, COARSE_MOTION_FUSED),
         )
     }
     print(f"runtime auto: {nets['hdv3'].runtime} ({nets['hdv3'].provider})")
@@ -92,7 +100,7 @@ def methods() -> dict[str, Method]:
         "default (hdv3+flow)": settled("hdv3", True),
         "--tta": settled("hdv3 tta", True),
         "v4 + flow": settled("v4", True),
-        "--no-fusion": settled("hdv3", False),
+        "--no-fusion": settled("hdv3 alone", False),
         "rife-hdv3": plain("hdv3 onnx"),
         "rife-hdv3 bf16": plain("hdv3 plain"),
         "rife-hdv3 tta": plain("hdv3 plain tta"),

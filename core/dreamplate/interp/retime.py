@@ -219,9 +219,12 @@ class _Method:
     def learned(self, spec: InterpolateSpec):
         """The learned estimator, loaded on first use: a run of pass-through frames never loads a network."""
         if self.estimator is None:
-            from dreamplate.interp.rife import LearnedEstimator
+            from dreamplate.interp.rife import COARSE_MOTION, COARSE_MOTION_FUSED, LearnedEstimator
 
-            self.estimator = LearnedEstimator(self.model, spec.runtime, spec.scale, spec.tta, spec.threads, coarse=True)
+            coarse_motion = COARSE_MOTION_FUSED if self.fusion else COARSE_MOTION
+            self.estimator = LearnedEstimator(
+                self.model, spec.runtime, spec.scale, spec.tta, spec.threads, coarse_motion=coarse_motion
+            )
         return self.estimator
 
 

@@ -221,16 +221,18 @@ class LearnedEstimator:
         scale: float | str = "auto",
         tta: bool = False,
         threads=None,
-        coarse: bool = False,
+        coarse_motion: float | None = None,
     ) -> None:
-        """`coarse`: with `scale` "auto", a pair whose motion is large also gets a pass at half the working size
-        (`_with_coarse`); off, the network runs as published (the benchmarks' plain RIFE HDv3)."""
+        """`coarse_motion`: with `scale` "auto", a pair whose motion reaches this many pixels also gets a pass at half
+        the working size (`_with_coarse`; COARSE_MOTION, or COARSE_MOTION_FUSED where the flow method's motion is
+        fused in after); None, the network runs as published (the benchmarks' plain RIFE HDv3)."""
         from dreamplate.interp.rife_net import PAD_MULTIPLE
 
         self.entry = pinned(model)
         self.multiple = PAD_MULTIPLE[self.entry.variant]
         self.scale, self.tta, self.runtime = scale, tta, resolve_runtime(runtime, self.entry.variant)
-        self.coarse = coarse and scale == "auto" and self.entry.variant in COARSE_VARIANTS
+        coarse = scale == "auto" and self.entry.variant in COARSE_VARIANTS
+        self.coarse_motion = coarse_motion if coarse else None
         self.net = load_network(model, self.runtime, threads)
 
     @property
@@ -271,7 +273,7 @@ class LearnedEstimator:
             passes.append((np.concatenate([reverse[0][..., 2:], reverse[0][..., :2]], axis=-1), 1.0 - reverse[1]))
         flow = np.mean([p[0] for p in passes], axis=0)
         mask = np.mean([p[1] for p in passes], axis=0)
-        if self.coarse:
+        if self.coarse_motion is not None:
             flow, mask = self._with_coarse(a, b, t, flow, mask)
         # Back to the plate's size: offsets scale with the picture, per axis (rounding makes the ratios differ).
         flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -294,11 +296,11 @@ class LearnedEstimator:
         pair and spinning fast is followed at half size (the net alone 22.43 dB against 20.48), while footage with
         less motion loses detail there (middlebury_others 33.32 dB against 35.19 with the whole pair at half
         size). A pixel takes the half-size motion where the two are over COARSE_APART px apart and its photo cost
-        is at most COARSE_ADVANTAGE times the working size's, and only in pairs whose motion reaches COARSE_MOTION.
+        is at most COARSE_ADVANTAGE times the working size's, and only in pairs whose motion reaches `coarse_motion`.
         """
         height, width = a.shape[:2]
         motion = flow[::4, ::4, 2:] - flow[::4, ::4, :2]  # a percentile needs no more than every 16th pixel
-        if np.percentile(np.hypot(motion[..., 0], motion[..., 1]), 99) < COARSE_MOTION:
+        if np.percentile(np.hypot(motion[..., 0], motion[..., 1]), 99) < self.coarse_motion:
             return flow, mask
         half = (width // 2, height // 2)
         if min(half) < COARSE_MIN_SIDE:
@@ -325,10 +327,19 @@ class LearnedEstimator:
 
 
 COARSE_VARIANTS = ("hdv3",)
-"""Variants `LearnedEstimator(coarse=True)` adds a half-size pass to, where the motion is large: measured on HDv3."""
-COARSE_MOTION = 32.0
+"""Variants `LearnedEstimator(coarse_motion=...)` adds a half-size pass to, where the motion is large: measured on
+HDv3."""
+COARSE_MOTION = 40.0
 """Pixels (the 99th percentile of the A to B motion at the working size) from which a pair also gets the half-size
-pass. On the shared sets no pair reaches 22 px, so their figures are the same; the CG balls move 83 to 108."""
+pass, for the network's motion used alone (`--no-fusion`). Measured on middlebury_others enlarged 1.5x and 2x and on
+the CG balls rebuilt across 1 to 2 frames: below 40 px no pair gained more than 0.03 dB (Urban2 at 1.5x, 33 px),
+from 40 px some did (Urban2 at 2x, 44 px, +0.11; a slowly spinning ball, 46 px, +0.37). The pass costs about 1.3x the
+network's time, and the benchmarks' 960x540 pair (Urban2 enlarged, 33 px) would pay it for 0.03 dB. The shared sets
+reach 22 px at most."""
+COARSE_MOTION_FUSED = 64.0
+"""The same, where the flow method's motion is fused in after (the default): DIS follows the mid-sized motions the
+pass would add. Fused, no pair below 64 px gained more than 0.03 dB (the 46 px ball lost 0.02); the issue's ball
+(80 to 100 px, spinning fast) gains 0.9 dB. Measured as COARSE_MOTION is."""
 COARSE_ADVANTAGE = 0.5
 """The half-size motion's photo cost must be at most this share of the working size's. Fused with the flow method,
 on issue 19's ball (80 px a pair, spinning 0.21 rad a frame) and four more (benchmarks/bench_retime_quality.py):
