@@ -180,3 +180,19 @@ def test_frames_must_be_ascending_and_unique() -> None:
         FrameSequence(Path("."), "a.", ".exr", 4, (2, 1))
     with pytest.raises(ValueError, match="ascending and unique"):
         FrameSequence(Path("."), "a.", ".exr", 4, ())
+
+
+def test_holes_in_a_found_sequence_are_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _touch(tmp_path, *(f"plate.{f}.exr" for f in (1001, 1002, 1003, 1005, 1008)))
+    pattern = tmp_path / "plate.####.exr"
+    with caplog.at_level("WARNING", logger="dreamplate.io.sequence"):
+        seq = FrameSequence.from_pattern(pattern)
+    assert seq.frames == (1001, 1002, 1003, 1005, 1008)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{pattern}: frames 1004, 1006-1007 missing between 1001 and 1008"
+    ]
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dreamplate.io.sequence"):
+        FrameSequence.from_pattern(pattern, "1001-1003")
+    assert not caplog.records

@@ -126,6 +126,8 @@ class FrameSequence:
     def from_pattern(cls, pattern: str | Path, frames: str | Iterable[int] | None = None) -> "FrameSequence":
         """An existing sequence: every frame found on disk, or the frames asked for, all checked to exist.
 
+        Holes in the numbering of the frames found are logged as a warning: a render that failed part way leaves
+        them, and the operation goes on with the frames found, which may not be what was meant.
         Raises InputError before any work when the pattern is malformed, when no file matches it, or
         when any asked-for frame is missing (named compactly, e.g. `frames 1003, 1007-1009 missing`).
         """
@@ -136,7 +138,14 @@ class FrameSequence:
         if frames is None:
             if not found:
                 raise InputError(f"{pattern}: no files match this pattern in {directory}")
-            return cls(directory, prefix, suffix, padding, tuple(sorted(found)))
+            seq = cls(directory, prefix, suffix, padding, tuple(sorted(found)))
+            holes = [frame for frame in range(seq.first, seq.last + 1) if frame not in found]
+            if holes:
+                noun = "frame" if len(holes) == 1 else "frames"
+                logger.warning(
+                    "%s: %s %s missing between %d and %d", seq.pattern, noun, _compact(holes), seq.first, seq.last
+                )
+            return seq
         wanted = _frame_list(frames)
         missing = [frame for frame in wanted if frame not in found]
         if missing:
