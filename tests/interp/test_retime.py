@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +334,52 @@ def test_only_frames_runs_one_chunk_and_chunks_add_up_to_the_whole_run(tmp_path:
     assert len(run_interpolate(spec).skipped) == 7
     with pytest.raises(InputError, match="not among"):
         run_interpolate(spec, only_frames=[99])
+
+
+def test_blend_mixes_the_two_frames_by_time_in_scene_linear(tmp_path: Path) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    run_interpolate(
+        InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=4, method="blend")
+    )
+    a, b = (read_exr(tmp_path / "in" / f"plate.000{f}.exr") for f in (1, 2))
+    for frame, t in ((2, 0.25), (3, 0.5), (4, 0.75)):
+        out = read_exr(tmp_path / "o" / f"o.000{frame}.exr")
+        for name in "RGBA":
+            expected = (1 - t) * a.channels[name].astype(np.float32) + t * b.channels[name].astype(np.float32)
+            np.testing.assert_allclose(out.channels[name].astype(np.float32), expected, rtol=1e-3, atol=1e-3)
+        nearer = a if t < 0.5 else b  # depth is never mixed: a depth between two surfaces is neither
+        np.testing.assert_array_equal(_to_half_bits(out.channels["Z"]), _to_half_bits(nearer.channels["Z"]))
+        assert Provenance.from_attributes(out.attributes).method == "blend"
+    assert float(a.channels["R"].astype(np.float32).max()) > 10.0  # the mix above held highlights, not clipped values
+
+
+def test_frame_holds_the_nearest_source_frame_bit_for_bit(tmp_path: Path) -> None:
+    timecode = OpenEXR.TimeCode()
+    timecode.hours, timecode.frame = 1, 2
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    for frame in (1, 2):
+        path = tmp_path / "in" / f"plate.000{frame}.exr"
+        source = read_exr(path)
+        write_exr(path, replace(source, attributes={**source.attributes, "timeCode": timecode}))
+    run_interpolate(
+        InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), factor=4, method="frame")
+    )
+    a, b = (read_exr(tmp_path / "in" / f"plate.000{f}.exr") for f in (1, 2))
+    for frame, shown in ((2, a), (3, b), (4, b)):  # t = 0.25, 0.5 (half way shows the later frame), 0.75
+        out = read_exr(tmp_path / "o" / f"o.000{frame}.exr")
+        for name in shown.channels:
+            np.testing.assert_array_equal(_to_half_bits(out.channels[name]), _to_half_bits(shown.channels[name]))
+        assert "timeCode" not in out.attributes  # a held frame is not that source frame's moment
+    assert "timeCode" in read_exr(tmp_path / "o" / "o.0005.exr").attributes
+
+
+@pytest.mark.parametrize("method", ["blend", "frame"])
+def test_motionless_methods_refuse_what_needs_motion(tmp_path: Path, method: str) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    out = str(tmp_path / "o" / "o.####.exr")
+    with pytest.raises(ValueError, match=f"--vectors needs motion; --method {method} estimates none"):
+        InterpolateSpec(inputs=[plate], output=out, method=method, vectors=True)
+    with pytest.raises(ValueError, match=f"--matte needs motion; --method {method}"):
+        InterpolateSpec(inputs=[plate], output=out, method=method, matte=plate)
+    with pytest.raises(ValueError, match=f"--tta applies to --method learned, not {method}"):
+        InterpolateSpec(inputs=[plate], output=out, method=method, tta=True)

@@ -26,7 +26,7 @@ from dreamplate.color.model_space import log_model_space
 from dreamplate.color.ocio import convert, load_config, resolve_input_space, space_name, srgb_encoded_space
 from dreamplate.errors import InputError
 from dreamplate.interp.shutter import frame_rates
-from dreamplate.interp.spec import InterpolateSpec
+from dreamplate.interp.spec import MOTIONLESS_METHODS, InterpolateSpec
 from dreamplate.interp.timing import (
     OutputSample,
     bracket,
@@ -232,8 +232,8 @@ def _choose_method(spec: InterpolateSpec) -> _Method:
     """`flow`, or `learned` with its pinned model; `auto` is learned when its weights and a runtime are installed."""
     from dreamplate.runtime.weights import DEFAULT_LEARNED, find_weights, pinned, verified_weights
 
-    if spec.method == "flow":
-        return _Method("flow")
+    if spec.method in ("flow", *MOTIONLESS_METHODS):
+        return _Method(spec.method)
     entry = pinned(spec.model or DEFAULT_LEARNED, "interpolate")
     if spec.method == "auto":
         from dreamplate.interp.rife import RUNTIME_MODULES, runtime_installed
@@ -305,18 +305,20 @@ class _Renderer:
 
     def render(self, sample: OutputSample, out_path: Path, provenance: Provenance) -> None:
         spec, plan = self.spec, self.plan
-        plate_a = self._plate(sample.frame_a)
+        shown = sample.frame_a if sample.t == 0.0 else self._nearest(sample.frame_a, sample.frame_b, sample.t)
         if spec.shutter > 0.0:
             pixels, box, linear = self._exposed(sample)
-        elif sample.t == 0.0:
+        elif shown is not None:
+            plate = self._plate(shown)
             if spec.vectors:
-                self._write(sample, plate_a.pixels, plate_a.box, out_path, provenance, passthrough=True)
+                self._write(sample, plate.pixels, plate.box, out_path, provenance, passthrough=True)
             elif plan.raster and plan.exr_out:
-                self._write_linear(plate_a.pixels, plate_a, out_path, provenance)
-            elif plate_a.exr is None:
-                write_raster(out_path, plate_a.pixels, plate_a.bit_depth)  # integer codes: nothing was repaired
+                self._write_linear(plate.pixels, plate, out_path, provenance)
+            elif plate.exr is None:
+                write_raster(out_path, plate.pixels, plate.bit_depth)  # integer codes: nothing was repaired
             else:
-                self.writer.passthrough(out_path, plate_a.exr, provenance)  # as read, NaN/Inf included
+                # As read, NaN/Inf included; a frame held between source frames has no timecode of its own.
+                self.writer.passthrough(out_path, plate.exr, provenance, keep_timecode=sample.t == 0.0)
             return
         else:
             pixels, box = self._inbetween(sample.frame_a, sample.frame_b, sample.t)
@@ -522,9 +524,26 @@ class _Renderer:
         nearest = [is_nearest_channel(n, _pixel_type(plate_a, n)) for n in plate_a.names]
         return plate_a, plate_b, box, a, b, nearest
 
+    def _nearest(self, frame_a: int, frame_b: int, t: float) -> int | None:
+        """The source frame shown as it is at t in (0, 1) of a pair: with `--method frame` the nearer one (from t =
+        0.5 the later, as rounding half up does), else none."""
+        if self.method.name != "frame":
+            return None
+        return frame_a if t < 0.5 else frame_b
+
     def _inbetween(self, frame_a: int, frame_b: int, t: float) -> tuple[np.ndarray, Box]:
         """The in-between at t in (0, 1) of a pair (scene-linear H x W x C) and the window it lies on."""
+        shown = self._nearest(frame_a, frame_b, t)
+        if shown is not None:
+            plate = self._plate(shown)
+            return plate.pixels, plate.box
         plate_a, plate_b, box, a, b, nearest = self._pair(frame_a, frame_b)
+        if self.method.name == "blend":
+            # Scene-linear, so a highlight fades by exactly its share; depth and IDs come from the nearer frame.
+            mixed = (np.float32(1.0 - t) * a + np.float32(t) * b).astype(np.float32)
+            keep = np.asarray(nearest, bool)
+            mixed[..., keep] = (a if t < 0.5 else b)[..., keep]
+            return mixed, box
         if self.plan.mattes:
             return self._matte_inbetween(frame_a, frame_b, t, box, a, b, nearest)[0], box
         if self.method.name == "learned":

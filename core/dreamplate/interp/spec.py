@@ -18,6 +18,12 @@ MAX_SHUTTER = 720.0
 MAX_SHUTTER_SAMPLES = 256
 
 
+MOTIONLESS_METHODS = ("blend", "frame")
+"""Methods that estimate no motion: Kronos's Blend (a mix of the two frames by time) and Frame (the nearest source
+frame), quick to render while a retime's timing is set (https://learn.foundry.com/nuke/14.1/content/comp_environment/
+kronos_motionblur/retiming_sequence.html)."""
+
+
 class InterpolateSpec(OpSpec):
     """One interpolation job: two frames and in-between times, or a sequence and a retime rule.
 
@@ -28,10 +34,11 @@ class InterpolateSpec(OpSpec):
     inputs: list[FramePattern] = Field(
         min_length=1, max_length=2, description="two frames (A B) or one sequence pattern (plate.####.exr)"
     )
-    method: Literal["auto", "flow", "learned", "generative"] = setting(
+    method: Literal["auto", "flow", "learned", "blend", "frame", "generative"] = setting(
         "auto",
-        help="auto: learned when its weights are installed, else flow; generative: a video model fills the gap "
-        "(runs as keyframes, with --frames the number of frames)",
+        help="auto: learned when its weights are installed, else flow; blend: the two frames mixed by time, frame: "
+        "the nearest source frame (Kronos's quick Blend and Frame, for setting the timing); generative: a video "
+        "model fills the gap (runs as keyframes, with --frames the number of frames)",
     )
     model: LearnedModelName | None = setting(
         None, help="learned model (dreamplate models list; default rife-hdv3); generative: the video model"
@@ -153,13 +160,20 @@ class InterpolateSpec(OpSpec):
             raise ValueError("--frames needs a sequence pattern as input, not two frames")
         if len(self.inputs) == 2 and self.matte is not None:
             raise ValueError("--matte needs a sequence pattern as input, not two frames")
-        if self.method == "flow":
+        if self.method in ("flow", *MOTIONLESS_METHODS):
             learned_only = [n for n in ("model", "tta") if getattr(self, n) not in (None, False)]
             learned_only += [] if self.fusion else ["no-fusion"]
             if self.scale != "auto" or self.runtime != "auto":
                 learned_only += ["scale" if self.scale != "auto" else "runtime"]
             if learned_only:
-                raise ValueError(f"--{learned_only[0]} applies to --method learned, not flow")
+                raise ValueError(f"--{learned_only[0]} applies to --method learned, not {self.method}")
+        if self.method in MOTIONLESS_METHODS:
+            # Nothing is moved, so there is no motion to write and no foreground to move apart from its background.
+            for name in ("vectors", "matte"):
+                if getattr(self, name) not in (None, False):
+                    raise ValueError(
+                        f"--{name} needs motion; --method {self.method} estimates none (use flow or learned)"
+                    )
         if self.times is not None:
             if not self.times:
                 raise ValueError("--times: give at least one time")

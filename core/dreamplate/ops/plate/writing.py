@@ -39,6 +39,6 @@ class FrameWriter:
         )
         write_exr(path, replace(image, attributes=header), pixel_type=self.pixel_type, compression=self.compression)
 
-    def passthrough(self, path: Path, source: ExrImage, provenance: Provenance) -> None:
+    def passthrough(self, path: Path, source: ExrImage, provenance: Provenance, *, keep_timecode: bool = True) -> None:
         """A source frame written unchanged (every channel, bit for bit in half) with this frame's provenance."""
-        self.write(path, source, provenance)
+        self.write(path, source, provenance, keep_timecode=keep_timecode)
