@@ -11,7 +11,7 @@ OPS.register(
     Op(
         name="interpolate",
         title="Interpolate",
-        summary="in-betweens, retimes and frame-rate changes of an EXR plate (flow or learned)",
+        summary="in-betweens, retimes and frame-rate changes of an EXR plate (learned, flow, blend or frame)",
         spec="dreamplate.interp.spec:InterpolateSpec",
         run="dreamplate.interp.retime:run_interpolate",
         frames="dreamplate.interp.retime:plan_output_frames",
