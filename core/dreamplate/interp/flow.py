@@ -437,7 +437,13 @@ def _weight_b(flow: PairFlow, to_a: np.ndarray, to_b: np.ndarray, t: float) -> n
 
 
 def interpolate_frame(
-    flow: PairFlow, a: np.ndarray, b: np.ndarray, t: float, *, nearest: Sequence[bool] | None = None
+    flow: PairFlow,
+    a: np.ndarray,
+    b: np.ndarray,
+    t: float,
+    *,
+    nearest: Sequence[bool] | None = None,
+    resample: str = "bilinear",
 ) -> np.ndarray:
     """Synthesise the frame at time t in (0, 1) between A and B (float32 H x W x C, any range, NaN-free).
 
@@ -445,7 +451,7 @@ def interpolate_frame(
     surface (covered or uncovered by a moving object), the other frame alone supplies it, so nothing ghosts.
     Channels flagged in `nearest` (depth, IDs) are sampled nearest-neighbour and taken whole from the side
     that dominates each pixel's blend (the visible one, else the nearer in time), so no value is invented.
-    Raises ValueError on a bad t or mismatched shapes.
+    `resample`: how the frames are sampled (`warp.RESAMPLES`). Raises ValueError on a bad t or mismatched shapes.
     """
     if not 0.0 < t < 1.0:
         raise ValueError(f"t must be in (0, 1), got {t}")
@@ -459,7 +465,7 @@ def interpolate_frame(
 
     static = static_pixels(a3, b3)
     to_a, to_b, seen_b = inbetween_motion(flow, t, static)
-    out = blend_warped(a3, b3, to_a, to_b, seen_b, flags, static)
+    out = blend_warped(a3, b3, to_a, to_b, seen_b, flags, static, resample)
     return out.reshape(a.shape)
 
 

@@ -421,14 +421,20 @@ def blend_by_agreement(motion: LearnedMotion, signal_a: np.ndarray, signal_b: np
 
 
 def interpolate_learned(
-    motion: LearnedMotion, a: np.ndarray, b: np.ndarray, *, nearest: Sequence[bool] | None = None
+    motion: LearnedMotion,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    nearest: Sequence[bool] | None = None,
+    resample: str = "bilinear",
 ) -> np.ndarray:
-    """The in-between of scene-linear frames A and B (H x W x C, any range, NaN-free) along learned motion."""
+    """The in-between of scene-linear frames A and B (H x W x C, any range, NaN-free) along learned motion, sampled
+    as `resample` says (`warp.RESAMPLES`)."""
     if a.shape != b.shape or a.shape[:2] != motion.to_a.shape[:2]:
         raise ValueError(f"frames {a.shape} / {b.shape} do not match the motion {motion.to_a.shape}")
     a3 = a.reshape(a.shape[0], a.shape[1], -1)
     b3 = b.reshape(a3.shape)
     flags = np.zeros(a3.shape[2], bool) if nearest is None else np.asarray(nearest, bool)
     to_a, to_b = motion.to_a.copy(), motion.to_b.copy()
-    out = blend_warped(a3, b3, to_a, to_b, motion.weight_b, flags, static_pixels(a3, b3))
+    out = blend_warped(a3, b3, to_a, to_b, motion.weight_b, flags, static_pixels(a3, b3), resample)
     return out.reshape(a.shape)

@@ -61,6 +61,13 @@ class InterpolateSpec(OpSpec):
         flag="--no-fusion",
         flag_value=False,
     )
+    resample: Literal["auto", "adaptive", "bilinear", "lanczos"] = setting(
+        "auto",
+        help="how the frames are sampled along the motion (Kronos's Resampling): adaptive: per pixel, lanczos where "
+        "the two frames then agree better, else bilinear; lanczos: sharpest, for clean CG renders; bilinear: as RIFE; "
+        "auto: adaptive, bilinear with --no-fusion (its speed path)",
+        advanced=True,
+    )
     factor: int | None = setting(None, ge=1, le=1000, help="sequence: N-1 in-betweens per gap (default 2)")
     times: list[float] | None = setting(None, help="two frames: times in [0, 1], e.g. 0.25,0.5,0.75")
     retime: FilePath | None = setting(
@@ -168,9 +175,10 @@ class InterpolateSpec(OpSpec):
             if learned_only:
                 raise ValueError(f"--{learned_only[0]} applies to --method learned, not {self.method}")
         if self.method in MOTIONLESS_METHODS:
-            # Nothing is moved, so there is no motion to write and no foreground to move apart from its background.
-            for name in ("vectors", "matte"):
-                if getattr(self, name) not in (None, False):
+            # Nothing is moved, so there is no motion to write, no foreground to move apart from its background and
+            # nothing to resample.
+            for name in ("vectors", "matte", "resample"):
+                if getattr(self, name) not in (None, False, "auto"):
                     raise ValueError(
                         f"--{name} needs motion; --method {self.method} estimates none (use flow or learned)"
                     )

@@ -10,6 +10,18 @@ import numpy as np
 
 # cv2.remap handles at most four channels per call.
 _REMAP_CHANNELS = 4
+RESAMPLES = ("bilinear", "lanczos", "adaptive")
+"""How `blend_warped` samples the two frames (Kronos's Resampling): bilinear, as RIFE and most retimers do, softens
+every sample that falls between pixels; lanczos (`remap_sharp`) keeps detail; adaptive takes, per pixel, lanczos where
+it makes the two frames' samples agree better than bilinear does (`SHARP_WINDOW`), else bilinear."""
+SHARP_WINDOW = 15
+"""Side (pixels) of the box the two resamplers' disagreement is averaged over for `adaptive`. Fused default,
+benchmarks/bench_retime_quality.py (2026-12-07): middlebury_others +0.17 / +0.19 dB (sRGB / retimer path), ucf101
+-0.01 / 0.00, the CG balls +0.05 to +0.1, the squares level; 7 px: +0.18 / +0.21 but ucf101 -0.02 / -0.02. Lanczos
+everywhere gained more on clean pictures (middlebury_others +0.34 / +0.49, up to 1.8 dB on its rendered scenes, the
+balls up to 0.9) but lost on camera footage, whose grain and compression it keeps (ucf101 -0.16 / -0.10, 0.2 to 0.5 dB
+on middlebury_others' filmed scenes); preferring lanczos by a 1.1 margin took ucf101 0.1 dB down."""
+_NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 # Splat mass below which a position counts as (partly) a hole: a quarter of one full pixel's footprint.
 HOLE_MASS = 0.25
 
@@ -102,6 +114,57 @@ def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
+def remap_sharp(img: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+    """`remap` with Lanczos-4 samples, each held within the range of the 3 x 3 pixels around its nearest pixel.
+
+    The hold stops ringing: next to a highlight, Lanczos's negative lobes would take black below zero and the
+    highlight's edge past its own value. An integer displacement still gives the pixels back exactly.
+    """
+    maps = cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
+    chunks = []
+    for start in range(0, img.shape[2], _REMAP_CHANNELS):
+        part = np.ascontiguousarray(img[..., start : start + _REMAP_CHANNELS])
+
+        def sample(source: np.ndarray, interp: int, shape: tuple[int, ...] = part.shape) -> np.ndarray:
+            return cv2.remap(source, maps, None, interp, borderMode=cv2.BORDER_REPLICATE).reshape(shape)
+
+        sharp = sample(part, cv2.INTER_LANCZOS4)
+        low = sample(cv2.erode(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
+        high = sample(cv2.dilate(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
+        chunks.append(np.minimum(np.maximum(sharp, low, out=sharp), high, out=sharp))
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
+
+
+def _sharp_agrees(sharp_a: np.ndarray, sharp_b: np.ndarray, soft_a: np.ndarray, soft_b: np.ndarray) -> np.ndarray:
+    """Where the two frames' sharp samples agree better than their bilinear ones (bool H x W x 1), over SHARP_WINDOW.
+
+    Differences are relative to the samples' size, so a scene-linear highlight does not outvote the rest of the box.
+    Camera grain and compression differ between the frames, and bilinear's softening hides them: there bilinear
+    agrees better; clean detail agrees better sharp.
+    """
+    window = (SHARP_WINDOW, SHARP_WINDOW)
+    # Float32 data near its limits (1e38) overflows to inf here: NaN costs compare false, so those pixels stay bilinear.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.maximum(np.abs(soft_a), np.abs(soft_b)) + np.float32(1e-3)
+        sharp_cost = cv2.blur(channel_sum(np.abs(sharp_a - sharp_b) / scale), window)
+        soft_cost = cv2.blur(channel_sum(np.abs(soft_a - soft_b) / scale), window)
+    return (sharp_cost < soft_cost)[..., None]
+
+
+def _resampled(a: np.ndarray, b: np.ndarray, to_a: np.ndarray, to_b: np.ndarray, resample: str):
+    """A sampled at x + to_a and B at x + to_b by the `resample` rule (RESAMPLES)."""
+    if resample not in RESAMPLES:
+        raise ValueError(f"resample must be one of {RESAMPLES}, got {resample!r}")
+    if resample == "lanczos":
+        return remap_sharp(a, to_a), remap_sharp(b, to_b)
+    soft_a, soft_b = remap(a, to_a, nearest=False), remap(b, to_b, nearest=False)
+    if resample == "bilinear":
+        return soft_a, soft_b
+    sharp_a, sharp_b = remap_sharp(a, to_a), remap_sharp(b, to_b)
+    take = _sharp_agrees(sharp_a, sharp_b, soft_a, soft_b)
+    return np.where(take, sharp_a, soft_a), np.where(take, sharp_b, soft_b)
+
+
 def blend_warped(
     a: np.ndarray,
     b: np.ndarray,
@@ -110,20 +173,21 @@ def blend_warped(
     weight_b: np.ndarray,
     nearest: np.ndarray,
     static: np.ndarray,
+    resample: str = "bilinear",
 ) -> np.ndarray:
     """The in-between: A sampled at x + to_a, B at x + to_b, blended with B's weight (H x W), never clipped.
 
-    Channels flagged in `nearest` (depth, IDs) are sampled nearest and taken whole from the side with the larger
-    weight, so no value is invented. `static` pixels (see `static_pixels`) are A's own samples, bit for bit.
-    `to_a` and `to_b` are modified: static pixels get zero displacement.
+    `resample` says how the smooth channels are sampled (RESAMPLES). Channels flagged in `nearest` (depth, IDs) are
+    sampled nearest and taken whole from the side with the larger weight, so no value is invented. `static` pixels
+    (see `static_pixels`) are A's own samples, bit for bit. `to_a` and `to_b` are modified: static pixels get zero
+    displacement.
     """
     to_a[static] = 0.0
     to_b[static] = 0.0
     out = np.empty(a.shape, np.float32)
     smooth = ~nearest
     if smooth.any():
-        warped_a = remap(a[..., smooth], to_a, nearest=False)
-        warped_b = remap(b[..., smooth], to_b, nearest=False)
+        warped_a, warped_b = _resampled(a[..., smooth], b[..., smooth], to_a, to_b, resample)
         # a + w (b - a) rather than (1-w) a + w b: exact wherever both sides agree.
         out[..., smooth] = warped_a + weight_b[..., None] * (warped_b - warped_a)
     if nearest.any():
