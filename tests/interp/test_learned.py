@@ -67,6 +67,19 @@ def _blob_middle(tmp_path: Path, **settings: object) -> ExrImage:
     return middle
 
 
+@pytest.mark.parametrize(
+    ("settings", "resample"),
+    [({}, "adaptive"), ({"fusion": False}, "bilinear"), ({"resample": "lanczos"}, "lanczos")],
+)
+def test_the_resampler_is_recorded_and_no_fusion_keeps_bilinear(
+    rife_models: list[Path], tmp_path: Path, settings: dict, resample: str
+) -> None:
+    middle = _blob_middle(tmp_path, **settings)
+    assert Provenance.from_attributes(middle.attributes).parameters["resample"] == resample
+    red = middle.channels["R"].astype(np.float32)
+    assert red.min() >= 0.0 and red.max() <= 500.0  # no resampler rings past the highlight or below black
+
+
 @pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
 def test_hdr_highlight_moves_with_the_image_and_is_not_clipped(
     rife_models: list[Path], tmp_path: Path, runtime: str

@@ -381,5 +381,7 @@ def test_motionless_methods_refuse_what_needs_motion(tmp_path: Path, method: str
         InterpolateSpec(inputs=[plate], output=out, method=method, vectors=True)
     with pytest.raises(ValueError, match=f"--matte needs motion; --method {method}"):
         InterpolateSpec(inputs=[plate], output=out, method=method, matte=plate)
+    with pytest.raises(ValueError, match=f"--resample needs motion; --method {method}"):
+        InterpolateSpec(inputs=[plate], output=out, method=method, resample="lanczos")
     with pytest.raises(ValueError, match=f"--tta applies to --method learned, not {method}"):
         InterpolateSpec(inputs=[plate], output=out, method=method, tta=True)
