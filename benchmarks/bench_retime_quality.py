@@ -86,26 +86,33 @@ def methods() -> dict[str, Method]:
     def plain(net: str) -> Method:
         return lambda sa, sb, a, b: interpolate_learned(nets[net].estimate(sa, sb, 0.5), a, b)
 
-    def settled(net: str, fusion: bool) -> Method:
+    def settled(net: str, fusion: bool, resample: str = "adaptive") -> Method:
         def run(sa, sb, a, b):
             learned = nets[net].estimate(sa, sb, 0.5)
             if fusion:
                 size = working_size(sa.shape[1], sa.shape[0])
                 learned = fuse(learned, candidate_flow(sa, sb, size, threads=THREADS), 0.5)
-            return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b)
+            return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b, resample=resample)
 
         return run
 
+    def flow(sa, sb, a, b):
+        return interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5, resample="adaptive")
+
+    # The retimer's ways resample as it does (`--resample auto`: adaptive, bilinear with --no-fusion); plain nets
+    # bilinear, as published.
     return {
         "default (hdv3+flow)": settled("hdv3", True),
+        "default, bilinear": settled("hdv3", True, "bilinear"),
+        "default, lanczos": settled("hdv3", True, "lanczos"),
         "--tta": settled("hdv3 tta", True),
         "v4 + flow": settled("v4", True),
-        "--no-fusion": settled("hdv3 alone", False),
+        "--no-fusion": settled("hdv3 alone", False, "bilinear"),
         "rife-hdv3": plain("hdv3 onnx"),
         "rife-hdv3 bf16": plain("hdv3 plain"),
         "rife-hdv3 tta": plain("hdv3 plain tta"),
         "rife-v4": plain("v4"),
-        "flow": lambda sa, sb, a, b: interpolate_frame(estimate_flow(sa, sb, threads=THREADS), a, b, 0.5),
+        "flow": flow,
     }
 
 
@@ -222,7 +229,7 @@ def _against_the_better(scores: dict[str, list[float]], names: list[str]) -> str
     )
 
 
-SPEED_METHODS = ("default (hdv3+flow)", "rife-hdv3", "--no-fusion", "flow", "rife-v4", "v4 + flow")
+SPEED_METHODS = ("default (hdv3+flow)", "default, bilinear", "rife-hdv3", "--no-fusion", "flow", "rife-v4", "v4 + flow")
 
 
 def speed(table: dict[str, Method], data_dir: Path, repeats: int) -> None:

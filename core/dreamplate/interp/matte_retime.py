@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dreamplate.interp.warp import fill_holes, remap
+from dreamplate.interp.warp import fill_holes, remap, resample_pair
 
 # A background sample counts in proportion to how much background it is; this floor keeps the plain blend of the
 # filled-in estimates where the subject covers the pixel in both frames.
@@ -121,11 +121,13 @@ def composite(
     fg: LayerMotion,
     bg: LayerMotion,
     nearest: np.ndarray,
+    resample: str = "bilinear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The in-between at t (float32 H x W x C) and its foreground matte (H x W) from the two layers' motions.
 
     `a`, `b`: scene-linear frames (H x W x C); `matte_a`, `matte_b`: the subject's coverage in them (H x W, 0-1);
-    `nearest`: per channel, True for channels sampled nearest and never blended.
+    `nearest`: per channel, True for channels sampled nearest and never blended; `resample`: how each layer's
+    colour is sampled (`warp.RESAMPLES`; the mattes are sampled bilinear).
     """
     smooth = ~nearest
     out = np.empty(a.shape, np.float32)
@@ -139,11 +141,9 @@ def composite(
     if smooth.any():
         front_a, back_a = split_layers(a[..., smooth], matte_a)
         front_b, back_b = split_layers(b[..., smooth], matte_b)
-        fa = remap(front_a, fg.to_a, nearest=False)
-        fb = remap(front_b, fg.to_b, nearest=False)
+        fa, fb = resample_pair(front_a, front_b, fg.to_a, fg.to_b, resample)
         front = fa + t * (fb - fa)
-        ba = remap(back_a, bg.to_a, nearest=False)
-        bb = remap(back_b, bg.to_b, nearest=False)
+        ba, bb = resample_pair(back_a, back_b, bg.to_a, bg.to_b, resample)
         # The weighted mean of both sides (and, with the floor's weight, of their plain blend by t), written as
         # A plus a share of (B - A): exact wherever both sides agree, a still plate included.
         share_b = (seen_b + _COVERED * t) / (seen_a + seen_b + _COVERED)

@@ -672,7 +672,7 @@ class _Renderer:
             return a, fg, bg, matte_a
         if t == 1.0:
             return b, fg, bg, matte_b
-        pixels, cover = composite(a, b, matte_a, matte_b, t, fg, bg, np.asarray(nearest, bool))
+        pixels, cover = composite(a, b, matte_a, matte_b, t, fg, bg, np.asarray(nearest, bool), self.method.resample)
         return pixels, fg, bg, cover
 
     def _matte(self, frame: int, box: Box) -> np.ndarray:

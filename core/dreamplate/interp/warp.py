@@ -151,8 +151,10 @@ def _sharp_agrees(sharp_a: np.ndarray, sharp_b: np.ndarray, soft_a: np.ndarray, 
     return (sharp_cost < soft_cost)[..., None]
 
 
-def _resampled(a: np.ndarray, b: np.ndarray, to_a: np.ndarray, to_b: np.ndarray, resample: str):
-    """A sampled at x + to_a and B at x + to_b by the `resample` rule (RESAMPLES)."""
+def resample_pair(
+    a: np.ndarray, b: np.ndarray, to_a: np.ndarray, to_b: np.ndarray, resample: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sampled at x + to_a and B at x + to_b (H x W x C each) by the `resample` rule (RESAMPLES)."""
     if resample not in RESAMPLES:
         raise ValueError(f"resample must be one of {RESAMPLES}, got {resample!r}")
     if resample == "lanczos":
@@ -187,7 +189,7 @@ def blend_warped(
     out = np.empty(a.shape, np.float32)
     smooth = ~nearest
     if smooth.any():
-        warped_a, warped_b = _resampled(a[..., smooth], b[..., smooth], to_a, to_b, resample)
+        warped_a, warped_b = resample_pair(a[..., smooth], b[..., smooth], to_a, to_b, resample)
         # a + w (b - a) rather than (1-w) a + w b: exact wherever both sides agree.
         out[..., smooth] = warped_a + weight_b[..., None] * (warped_b - warped_a)
     if nearest.any():
