@@ -385,3 +385,21 @@ def test_motionless_methods_refuse_what_needs_motion(tmp_path: Path, method: str
         InterpolateSpec(inputs=[plate], output=out, method=method, resample="lanczos")
     with pytest.raises(ValueError, match=f"--tta applies to --method learned, not {method}"):
         InterpolateSpec(inputs=[plate], output=out, method=method, tta=True)
+
+
+@pytest.mark.parametrize(("settings", "resample"), [({}, "adaptive"), ({"shutter": 180.0}, "bilinear")])
+def test_auto_resampling_is_adaptive_and_bilinear_under_a_shutter(
+    tmp_path: Path, settings: dict, resample: str
+) -> None:
+    plate = _write_plate(tmp_path / "in", range(1, 3))
+    spec = InterpolateSpec(inputs=[plate], output=str(tmp_path / "o" / "o.####.exr"), method="flow", **settings)
+    run_interpolate(spec)
+    recorded = {
+        frame: Provenance.from_attributes(read_exr(tmp_path / "o" / f"o.000{frame}.exr").attributes).parameters.get(
+            "resample"
+        )
+        for frame in (1, 2, 3)
+    }
+    # A source frame passed through is not resampled; under a shutter it is an average of resampled sub-frames.
+    expected = {1: None, 2: resample, 3: None} if not settings else dict.fromkeys((1, 2, 3), resample)
+    assert recorded == expected
