@@ -61,10 +61,11 @@ class InterpolateSpec(OpSpec):
         flag="--no-fusion",
         flag_value=False,
     )
-    resample: Literal["auto", "adaptive", "bilinear", "lanczos"] = setting(
+    resample: Literal["auto", "adaptive", "bilinear", "cubic", "lanczos"] = setting(
         "auto",
-        help="how the frames are sampled along the motion (Kronos's Resampling): adaptive: per pixel, lanczos where "
-        "the two frames then agree better, else bilinear; lanczos: sharpest, for clean CG renders; bilinear: as RIFE; "
+        help="how the frames are sampled along the motion (Kronos's Resampling): adaptive: per pixel, cubic where "
+        "the two frames then agree better, else bilinear; cubic, lanczos (sharpest): for clean CG renders; bilinear: "
+        "as RIFE; "
         "auto: adaptive, bilinear with --no-fusion (its speed path) and under --shutter",
         advanced=True,
     )

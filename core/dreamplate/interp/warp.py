@@ -10,17 +10,20 @@ import numpy as np
 
 # cv2.remap handles at most four channels per call.
 _REMAP_CHANNELS = 4
-RESAMPLES = ("bilinear", "lanczos", "adaptive")
+RESAMPLES = ("bilinear", "cubic", "lanczos", "adaptive")
 """How `blend_warped` samples the two frames (Kronos's Resampling): bilinear, as RIFE and most retimers do, softens
-every sample that falls between pixels; lanczos (`remap_sharp`) keeps detail; adaptive takes, per pixel, lanczos where
-it makes the two frames' samples agree better than bilinear does (`SHARP_WINDOW`), else bilinear."""
+every sample that falls between pixels; cubic and lanczos (`remap_sharp`) keep detail; adaptive takes, per pixel, cubic
+where it makes the two frames' samples agree better than bilinear does (`SHARP_WINDOW`), else bilinear."""
+_SHARP_KERNELS = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 SHARP_WINDOW = 15
-"""Side (pixels) of the box the two resamplers' disagreement is averaged over for `adaptive`. Fused default,
-benchmarks/bench_retime_quality.py (2026-12-07): middlebury_others +0.17 / +0.19 dB (sRGB / retimer path), ucf101
--0.01 / 0.00, the CG balls +0.05 to +0.1, the squares level; 7 px: +0.18 / +0.21 but ucf101 -0.02 / -0.02. Lanczos
-everywhere gained more on clean pictures (middlebury_others +0.34 / +0.49, up to 1.8 dB on its rendered scenes, the
-balls up to 0.9) but lost on camera footage, whose grain and compression it keeps (ucf101 -0.16 / -0.10, 0.2 to 0.5 dB
-on middlebury_others' filmed scenes); preferring lanczos by a 1.1 margin took ucf101 0.1 dB down."""
+"""Side (pixels) of the box the two resamplers' disagreement is averaged over for `adaptive`. Fused default against
+bilinear, benchmarks/bench_retime_quality.py (2026-12-07, sRGB / retimer path): with cubic, middlebury_others +0.08 /
++0.17 dB, ucf101 -0.02 / -0.01, two slowly spinning CG balls +0.4 / +0.7; with lanczos as the sharp side, +0.16 /
++0.17, -0.01 / 0.00, +0.03 / +0.07, at 1.5x the time. 7 px: +0.01 dB more on middlebury_others, 0.02 less on ucf101.
+Lanczos everywhere gained more on clean pictures (middlebury_others +0.34 / +0.49, up to 1.8 dB on its rendered
+scenes, the balls up to 0.8) but lost on camera footage, whose grain and compression it keeps (ucf101 -0.16 / -0.10,
+0.2 to 0.4 dB on middlebury_others' filmed scenes); preferring the sharp side by a 1.1 margin took ucf101 0.1 dB
+down."""
 _NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 # Splat mass below which a position counts as (partly) a hole: a quarter of one full pixel's footprint.
 HOLE_MASS = 0.25
@@ -114,10 +117,11 @@ def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
-def remap_sharp(img: np.ndarray, displacement: np.ndarray) -> np.ndarray:
-    """`remap` with Lanczos-4 samples, each held within the range of the 3 x 3 pixels around its nearest pixel.
+def remap_sharp(img: np.ndarray, displacement: np.ndarray, kernel: str = "cubic") -> np.ndarray:
+    """`remap` with cubic or Lanczos-4 samples (`kernel`), each held within the range of the 3 x 3 pixels around its
+    nearest pixel.
 
-    The hold stops ringing: next to a highlight, Lanczos's negative lobes would take black below zero and the
+    The hold stops ringing: next to a highlight, the kernels' negative lobes would take black below zero and the
     highlight's edge past its own value. An integer displacement still gives the pixels back exactly.
     """
     maps = cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
@@ -128,7 +132,7 @@ def remap_sharp(img: np.ndarray, displacement: np.ndarray) -> np.ndarray:
         def sample(source: np.ndarray, interp: int, shape: tuple[int, ...] = part.shape) -> np.ndarray:
             return cv2.remap(source, maps, None, interp, borderMode=cv2.BORDER_REPLICATE).reshape(shape)
 
-        sharp = sample(part, cv2.INTER_LANCZOS4)
+        sharp = sample(part, _SHARP_KERNELS[kernel])
         low = sample(cv2.erode(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
         high = sample(cv2.dilate(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
         chunks.append(np.minimum(np.maximum(sharp, low, out=sharp), high, out=sharp))
@@ -157,8 +161,8 @@ def resample_pair(
     """A sampled at x + to_a and B at x + to_b (H x W x C each) by the `resample` rule (RESAMPLES)."""
     if resample not in RESAMPLES:
         raise ValueError(f"resample must be one of {RESAMPLES}, got {resample!r}")
-    if resample == "lanczos":
-        return remap_sharp(a, to_a), remap_sharp(b, to_b)
+    if resample in _SHARP_KERNELS:
+        return remap_sharp(a, to_a, resample), remap_sharp(b, to_b, resample)
     soft_a, soft_b = remap(a, to_a, nearest=False), remap(b, to_b, nearest=False)
     if resample == "bilinear":
         return soft_a, soft_b
