@@ -233,7 +233,7 @@ def _choose_method(spec: InterpolateSpec) -> _Method:
     """`flow`, or `learned` with its pinned model; `auto` is learned when its weights and a runtime are installed."""
     from dreamplate.runtime.weights import DEFAULT_LEARNED, find_weights, pinned, verified_weights
 
-    # auto: adaptive, except on --no-fusion, the speed path (about 40 ms a 960x540 in-between for 0.1 dB there), and
+    # auto: adaptive, except on --no-fusion, the speed path (about 15 ms a 960x540 in-between for 0.1 dB there), and
     # under a shutter, whose average of sub-frames is softer than any resampler makes one, at that cost per sub-frame.
     resample = spec.resample
     if resample == "auto":
