@@ -196,3 +196,14 @@ def test_holes_in_a_found_sequence_are_warned_about(tmp_path: Path, caplog: pyte
     with caplog.at_level("WARNING", logger="dreamplate.io.sequence"):
         FrameSequence.from_pattern(pattern, "1001-1003")
     assert not caplog.records
+
+
+def test_a_stray_file_numbered_far_away_is_warned_about_without_walking_the_span(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _touch(tmp_path, "plate.0001.exr", "plate.0002.exr", "plate.99999999.exr")
+    with caplog.at_level("WARNING", logger="dreamplate.io.sequence"):
+        FrameSequence.from_pattern(tmp_path / "plate.####.exr")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'plate.####.exr'}: frames 3-99999998 missing between 1 and 99999999"
+    ]

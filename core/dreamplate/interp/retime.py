@@ -548,7 +548,7 @@ class _Renderer:
         plate_a, plate_b, box, a, b, nearest = self._pair(frame_a, frame_b)
         if self.method.name == "blend":
             # Scene-linear, so a highlight fades by exactly its share; depth and IDs come from the nearer frame.
-            mixed = (np.float32(1.0 - t) * a + np.float32(t) * b).astype(np.float32)
+            mixed = (a + np.float32(t) * (b - a)).astype(np.float32)  # exact wherever the frames agree
             keep = np.asarray(nearest, bool)
             mixed[..., keep] = (a if t < 0.5 else b)[..., keep]
             return mixed, box

@@ -65,8 +65,7 @@ class InterpolateSpec(OpSpec):
         "auto",
         help="how the frames are sampled along the motion (Kronos's Resampling): adaptive: per pixel, cubic where "
         "the two frames then agree better, else bilinear; cubic, lanczos (sharpest): for clean CG renders; bilinear: "
-        "as RIFE; "
-        "auto: adaptive, bilinear with --no-fusion (its speed path) and under --shutter",
+        "as RIFE; auto: adaptive, bilinear with --no-fusion (its speed path) and under --shutter",
         advanced=True,
     )
     factor: int | None = setting(None, ge=1, le=1000, help="sequence: N-1 in-betweens per gap (default 2)")

@@ -3,6 +3,7 @@
 Arrays are float32 H x W x C; flows and displacements are H x W x 2 (dx, dy) in pixels.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import cv2
@@ -46,13 +47,26 @@ def remap(img: np.ndarray, displacement: np.ndarray, *, nearest: bool) -> np.nda
 
     An integer displacement gives bilinear weights of exactly 1 and 0, so values come back bit-exact.
     """
-    maps = cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    chunks = []
-    for start in range(0, img.shape[2], _REMAP_CHANNELS):
-        part = np.ascontiguousarray(img[..., start : start + _REMAP_CHANNELS])
-        warped = cv2.remap(part, maps, None, interp, borderMode=cv2.BORDER_REPLICATE)
-        chunks.append(warped.reshape(part.shape))
+    maps = _maps(img, displacement)
+    return _by_chunks(img, lambda part: _sampled(part, maps, cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR))
+
+
+def _maps(img: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+    """The sample positions x + displacement(x) for `img`, as the map cv2.remap takes."""
+    return cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
+
+
+def _sampled(part: np.ndarray, maps: np.ndarray, interp: int) -> np.ndarray:
+    """cv2.remap of an H x W x (1-4) array at `maps`, replicating the border, keeping its shape."""
+    return cv2.remap(part, maps, None, interp, borderMode=cv2.BORDER_REPLICATE).reshape(part.shape)
+
+
+def _by_chunks(img: np.ndarray, sample: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`sample` applied to each run of at most four channels of `img` (what cv2.remap takes), joined again."""
+    chunks = [
+        sample(np.ascontiguousarray(img[..., start : start + _REMAP_CHANNELS]))
+        for start in range(0, img.shape[2], _REMAP_CHANNELS)
+    ]
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
@@ -114,7 +128,7 @@ def static_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     back unchanged instead of softened by flow noise.
     """
     same = np.logical_and.reduce([a[..., c] == b[..., c] for c in range(a.shape[2])])
-    return cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return cv2.erode(same.astype(np.uint8), _NEIGHBOURHOOD).astype(bool)
 
 
 def remap_sharp(img: np.ndarray, displacement: np.ndarray, kernel: str = "cubic") -> np.ndarray:
@@ -124,19 +138,15 @@ def remap_sharp(img: np.ndarray, displacement: np.ndarray, kernel: str = "cubic"
     The hold stops ringing: next to a highlight, the kernels' negative lobes would take black below zero and the
     highlight's edge past its own value. An integer displacement still gives the pixels back exactly.
     """
-    maps = cv2.add(_grid(img.shape[0], img.shape[1]), displacement, dtype=cv2.CV_32F)
-    chunks = []
-    for start in range(0, img.shape[2], _REMAP_CHANNELS):
-        part = np.ascontiguousarray(img[..., start : start + _REMAP_CHANNELS])
+    maps = _maps(img, displacement)
 
-        def sample(source: np.ndarray, interp: int, shape: tuple[int, ...] = part.shape) -> np.ndarray:
-            return cv2.remap(source, maps, None, interp, borderMode=cv2.BORDER_REPLICATE).reshape(shape)
+    def held(part: np.ndarray) -> np.ndarray:
+        sharp = _sampled(part, maps, _SHARP_KERNELS[kernel])
+        low = _sampled(cv2.erode(part, _NEIGHBOURHOOD).reshape(part.shape), maps, cv2.INTER_NEAREST)
+        high = _sampled(cv2.dilate(part, _NEIGHBOURHOOD).reshape(part.shape), maps, cv2.INTER_NEAREST)
+        return np.minimum(np.maximum(sharp, low, out=sharp), high, out=sharp)
 
-        sharp = sample(part, _SHARP_KERNELS[kernel])
-        low = sample(cv2.erode(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
-        high = sample(cv2.dilate(part, _NEIGHBOURHOOD), cv2.INTER_NEAREST)
-        chunks.append(np.minimum(np.maximum(sharp, low, out=sharp), high, out=sharp))
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
+    return _by_chunks(img, held)
 
 
 def _sharp_agrees(sharp_a: np.ndarray, sharp_b: np.ndarray, soft_a: np.ndarray, soft_b: np.ndarray) -> np.ndarray:

@@ -73,11 +73,28 @@ def _runs(frames: Iterable[int]) -> list[str]:
 
 
 def _compact(frames: list[int]) -> str:
-    """Runs of frames cut to a one-line length for error messages."""
-    runs = _runs(frames)
+    """Runs of frames cut to a one-line length for error messages: `frame 1003`, `frames 1003, 1007-1009`."""
+    return _named(_runs(frames), len(frames))
+
+
+def _named(runs: list[str], count: int) -> str:
+    """`count` frames given as runs, named in one line (at most _MAX_RUNS_SHOWN runs)."""
+    noun = "frame" if count == 1 else "frames"
     if len(runs) <= _MAX_RUNS_SHOWN:
-        return ", ".join(runs)
-    return f"{', '.join(runs[:_MAX_RUNS_SHOWN])}, ... ({len(frames)} frames in all)"
+        return f"{noun} {', '.join(runs)}"
+    return f"{noun} {', '.join(runs[:_MAX_RUNS_SHOWN])}, ... ({count} frames in all)"
+
+
+def _holes(ordered: tuple[int, ...]) -> str | None:
+    """The frames missing between the first and last of `ordered`, named as `_compact` does; None for none.
+
+    Worked out from the gaps, not the whole span: one stray file numbered 99999999 must not list millions of frames.
+    """
+    gaps = [(a + 1, b - 1) for a, b in zip(ordered, ordered[1:], strict=False) if b > a + 1]
+    if not gaps:
+        return None
+    runs = [str(first) if first == last else f"{first}-{last}" for first, last in gaps]
+    return _named(runs, sum(last - first + 1 for first, last in gaps))
 
 
 def _format_number(frame: int, padding: int) -> str:
@@ -139,19 +156,15 @@ class FrameSequence:
             if not found:
                 raise InputError(f"{pattern}: no files match this pattern in {directory}")
             seq = cls(directory, prefix, suffix, padding, tuple(sorted(found)))
-            holes = [frame for frame in range(seq.first, seq.last + 1) if frame not in found]
+            holes = _holes(seq.frames)
             if holes:
-                noun = "frame" if len(holes) == 1 else "frames"
-                logger.warning(
-                    "%s: %s %s missing between %d and %d", seq.pattern, noun, _compact(holes), seq.first, seq.last
-                )
+                logger.warning("%s: %s missing between %d and %d", seq.pattern, holes, seq.first, seq.last)
             return seq
         wanted = _frame_list(frames)
         missing = [frame for frame in wanted if frame not in found]
         if missing:
             asked = frames if isinstance(frames, str) else format_frame_ranges(wanted)
-            noun = "frame" if len(missing) == 1 else "frames"
-            raise InputError(f"{pattern}: {noun} {_compact(missing)} missing in {asked}")
+            raise InputError(f"{pattern}: {_compact(missing)} missing in {asked}")
         return cls(directory, prefix, suffix, padding, tuple(wanted))
 
     @classmethod
