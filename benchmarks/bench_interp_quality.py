@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from common import DEFAULT_DATA, evaluate, read_rgb, triplets  # noqa: E402
+from common import DEFAULT_DATA, Triplet, evaluate, read_rgb, triplets, with_pan  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
 
@@ -51,28 +51,14 @@ def ours(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return interpolate_frame(estimate_flow(a, b, threads=THREADS), a, b, 0.5)
 
 
-Triplet = tuple[str, np.ndarray, np.ndarray, np.ndarray]
-
-
-def panned(data: list[Triplet], k: int) -> list[Triplet]:
-    """The triplets with a pan of 2k px right and k px down across the pair added by cropping, borders dropped."""
-    out = []
-    for name, a, gt, b in data:
-        h, w = a.shape[:2]
-        ky = k // 2
-        out.append((name, a[: h - 2 * ky, : w - 2 * k], gt[ky : h - ky, k : w - k], b[2 * ky :, 2 * k :]))
-    return out
-
-
 def dimmed(data: list[Triplet]) -> list[Triplet]:
     """The triplets with the last frame 10% darker: the middle frame is then 5% darker."""
     return [(name, a, gt * np.float32(0.95), b * np.float32(0.9)) for name, a, gt, b in data]
 
 
 def hard_variants(set_name: str, data: list[Triplet]) -> list[tuple[str, list[Triplet]]]:
-    """Named harder variants of one set; k is a 26th of the width (24 px middlebury, 12 px ucf101)."""
-    k = max(data[0][1].shape[1] // 26, 1)
-    return [(f"{set_name}+pan{2 * k}", panned(data, k)), (f"{set_name}+dim10", dimmed(data))]
+    """Named harder variants of one set: a pan added (`common.with_pan`) and an exposure change."""
+    return [with_pan(set_name, data), (f"{set_name}+dim10", dimmed(data))]
 
 
 def report(name: str, data: list[Triplet]) -> None:

@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/bench_retime_quality.py                  # shared sets + the CG ball, side by side
     .venv/bin/python benchmarks/bench_retime_quality.py --no-sets        # the CG ball only
     .venv/bin/python benchmarks/bench_retime_quality.py --no-sets --no-ball --speed --memory
+    .venv/bin/python benchmarks/bench_retime_quality.py --pan            # also the sets with a camera pan added
 
 Shared sets (middlebury_others, ucf101), scored twice: with the sRGB frames as motion signal and pixels, as the papers
 score, and through the retimer's own path (the frames made scene-linear, motion judged on the log motion signal, the
-linear pixels warped, the result back to sRGB), as an EXR plate is retimed; `--signal` picks one. PSNR and SSIM on 8
-bits (benchmarks/common.py), seconds per in-between on 2 threads. The CG ball (issue 19's failing
+linear pixels warped, the result back to sRGB), as an EXR plate is retimed; `--signal` picks one; `--pan` adds them
+with a camera pan across each pair (48 px middlebury_others, 24 px ucf101, new picture at the borders). PSNR and
+SSIM on 8 bits (benchmarks/common.py), seconds per in-between on 2 threads. The CG ball (issue 19's failing
 case, tests/ball.py): a spinning multicoloured ball crossing black at 40 px a frame on a 2K plate, data windows on
 the ball; every other frame is rebuilt from its neighbours (80 px apart) on the union of their windows, through the
 motion signal the retimer uses (log model space, white at MOTION_WHITE), and scored against the analytic frame:
@@ -39,11 +41,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from ball import SIZE_2K, ball_pixels, ball_window  # noqa: E402
 from bench_learned import frame_pair, interleaved_best  # noqa: E402
-from common import DEFAULT_DATA, evaluate_items, triplets  # noqa: E402
+from common import DEFAULT_DATA, evaluate_items, triplets, with_pan  # noqa: E402
 from squares import square_over_texture  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
-from dreamplate.interp.fusion import candidate_flow, fuse  # noqa: E402
+from dreamplate.interp.fusion import candidate_flow, fuse, shared_shift  # noqa: E402
 from dreamplate.interp.retime import linear_motion_signal  # noqa: E402
 from dreamplate.interp.rife import (  # noqa: E402
     COARSE_MOTION,
@@ -88,10 +90,12 @@ def methods() -> dict[str, Method]:
 
     def settled(net: str, fusion: bool, resample: str = "adaptive") -> Method:
         def run(sa, sb, a, b):
-            learned = nets[net].estimate(sa, sb, 0.5)
-            if fusion:
-                size = working_size(sa.shape[1], sa.shape[0])
-                learned = fuse(learned, candidate_flow(sa, sb, size, threads=THREADS), 0.5)
+            if not fusion:
+                learned = nets[net].estimate(sa, sb, 0.5)
+            else:
+                flow = candidate_flow(sa, sb, working_size(sa.shape[1], sa.shape[0]), threads=THREADS)
+                shift = shared_shift(flow, (sa.shape[1], sa.shape[0]))
+                learned = fuse(nets[net].estimate(sa, sb, 0.5, shift), flow, 0.5)
             return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b, resample=resample)
 
         return run
@@ -135,12 +139,14 @@ def _through_retimer(method: Method) -> Callable[[np.ndarray, np.ndarray], np.nd
     return run
 
 
-def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method], linear: bool) -> None:
+def shared_sets(data_dir: Path, sets: list[str], table: dict[str, Method], linear: bool, pan: bool = False) -> None:
+    """The table for the shared sets, or with `pan` for the sets with a camera pan added (`common.with_pan`)."""
     path = "through the retimer (scene-linear, log motion signal)" if linear else "sRGB as signal and pixels"
-    print(f"\nshared sets, {path}")
+    print(f"\nshared sets{' with a pan added' if pan else ''}, {path}")
     print(f"{'set':<20} {'method':<20} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8} {'vs rife-hdv3':>13}")
-    for set_name in sets:
-        data = list(triplets(data_dir, set_name))
+    for name in sets:
+        data = list(triplets(data_dir, name))
+        set_name, data = with_pan(name, data) if pan else (name, data)
         run = _through_retimer if linear else (lambda m: lambda a, b: m(a, b, a, b))
         scores = {label: evaluate_items(run(m), data) for label, m in table.items()}
         bar = np.mean(scores["rife-hdv3"][0])
@@ -333,6 +339,7 @@ def main() -> None:
     parser.add_argument("--signal", choices=["srgb", "linear", "both"], default="both", help="how the sets are run")
     parser.add_argument("--pairs", type=int, default=3, help="rebuilt frames per ball variant")
     parser.add_argument("--no-sets", action="store_true")
+    parser.add_argument("--pan", action="store_true", help="also the sets with a camera pan added")
     parser.add_argument("--no-ball", action="store_true")
     parser.add_argument("--no-squares", action="store_true")
     parser.add_argument("--speed", action="store_true", help="also seconds per 960x540 in-between")
@@ -342,10 +349,12 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(THREADS)
     table = methods()
-    if not args.no_sets:
+    for pan in (False, True):
+        if (args.no_sets and not pan) or (pan and not args.pan):
+            continue
         for linear in (False, True):
             if args.signal in ("both", "linear" if linear else "srgb"):
-                shared_sets(args.data, args.sets, table, linear)
+                shared_sets(args.data, args.sets, table, linear, pan)
     if not args.no_ball:
         balls(table, args.pairs)
     if not args.no_squares:

@@ -43,6 +43,22 @@ def triplets(data_dir: Path, set_name: str) -> Iterator[tuple[str, np.ndarray, n
         raise ValueError(f"unknown interpolation set {set_name!r}")
 
 
+Triplet = tuple[str, np.ndarray, np.ndarray, np.ndarray]
+"""(name, first frame, the true middle, last frame)."""
+
+
+def with_pan(set_name: str, data: list[Triplet]) -> tuple[str, list[Triplet]]:
+    """The set with a camera pan added, named: every frame cropped so the picture moves 2k px left and k px up across
+    the pair, partly new picture at the borders; k is a 26th of the width (24 px middlebury, 12 px ucf101)."""
+    k = max(data[0][1].shape[1] // 26, 1)
+    ky = k // 2
+    out = []
+    for name, a, gt, b in data:
+        h, w = a.shape[:2]
+        out.append((name, a[: h - 2 * ky, : w - 2 * k], gt[ky : h - ky, k : w - k], b[2 * ky :, 2 * k :]))
+    return f"{set_name}+pan{2 * k}", out
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """Quantise a [0, 1] float image to 8 bits the way an image writer would (round, clip)."""
     return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)

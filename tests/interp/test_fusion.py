@@ -357,3 +357,44 @@ def test_a_pairs_translation_parts_are_worked_out_once_for_all_its_inbetweens(
         fresh = fuse(at_time(half, t), candidate, t)
         np.testing.assert_array_equal(motion.to_a, fresh.to_a)
         np.testing.assert_array_equal(motion.weight_b, fresh.weight_b)
+
+
+def test_a_camera_pan_is_taken_out_before_the_network_runs(rife_models: list[Path], shared_data: Path) -> None:
+    # Middlebury's RubberWhale with a 48 x 24 px pan added across the pair: HDv3 locked onto the wrong period of its
+    # lattice and tore it, and the fused default came out 9 dB below the flow method (27.1 against 36.4 dB).
+    from dreamplate.interp.fusion import candidate_flow, shared_shift
+
+    root = shared_data / "interp" / "middlebury_others"
+    paths = (
+        root / "input/RubberWhale/frame10.png",
+        root / "gt/RubberWhale/frame10i11.png",
+        root / "input/RubberWhale/frame11.png",
+    )
+    a, truth, b = (cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0 for p in paths)
+    h, w = a.shape[:2]
+    a, truth, b = a[: h - 24, : w - 48], truth[12 : h - 12, 24 : w - 24], b[24:, 48:]
+    candidate = candidate_flow(a, b, (a.shape[1], a.shape[0]), threads=2)
+    shift = shared_shift(candidate, (a.shape[1], a.shape[0]))
+    assert shift is not None and np.abs(shift - np.float32([-48.0, -24.0])).max() <= 2.0
+    net = LearnedEstimator("rife-hdv3", threads=2)
+
+    def default(shift: np.ndarray | None) -> float:
+        motion = blend_by_agreement(fuse(net.estimate(a, b, 0.5, shift), candidate, 0.5), a, b, 0.5)
+        return _psnr(interpolate_learned(motion, a, b), truth)
+
+    assert default(shift) > default(None) + 3.0
+
+
+@pytest.mark.parametrize(("move", "expected"), [(4, None), (20, (20.0, 0.0))])
+def test_the_shared_shift_is_the_flows_median_motion_in_whole_pixels_from_8_px(
+    move: int, expected: tuple[float, float] | None
+) -> None:
+    from dreamplate.interp.fusion import candidate_flow, shared_shift
+
+    scene = linear_motion_signal(texture(120, 240, 8))
+    a, b = scene[:, 40:200], scene[:, 40 - move : 200 - move]  # A's picture moves `move` px right
+    shift = shared_shift(candidate_flow(a, b, (160, 120), threads=2), (320, 240))  # a plate twice the flow's size
+    if expected is None:
+        assert shift is None
+    else:
+        np.testing.assert_array_equal(shift, 2.0 * np.float32(expected))

@@ -628,24 +628,27 @@ class _Renderer:
         sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over. Its blend weights
         are then settled where the two frames agree along it (`rife.blend_by_agreement`).
         """
-        from dreamplate.interp.fusion import fuse
+        from dreamplate.interp.fusion import fuse, shared_shift
         from dreamplate.interp.rife import at_time, blend_by_agreement
 
         estimator = self.method.learned(self.spec)
         signals = self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask)
+        flow = self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask) if self.spec.fusion else None
+        # The network runs with the pair's shared motion (a pan) taken out, where the flow candidate finds one.
+        shift = None if flow is None else shared_shift(flow, (signals[0].shape[1], signals[0].shape[0]))
 
         def network():
             if not estimator.time_free:
-                return estimator.estimate(*signals, t)
+                return estimator.estimate(*signals, t, shift)
             pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
             if pair.network is None:
-                pair.network = estimator.estimate_pair(*signals)
+                pair.network = estimator.estimate_pair(*signals, shift)
             return at_time(pair.network, t)
 
         def make():
             learned = network()
-            if self.spec.fusion:
-                learned = fuse(learned, self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask), t)
+            if flow is not None:
+                learned = fuse(learned, flow, t)
             return blend_by_agreement(learned, *signals, t)
 
         return self._estimate((frame_a, frame_b, layer, round(t, 9)), make)
