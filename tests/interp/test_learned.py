@@ -255,6 +255,19 @@ def test_a_sample_outside_its_frame_is_taken_from_the_other_frame_alone() -> Non
     np.testing.assert_array_equal(settled.weight_b[:, 5 : w - 5], np.float32(0.3))
 
 
+def test_where_b_moved_back_has_no_picture_the_network_is_shown_as_own_pixels() -> None:
+    # The strip a pan brings in: with B's edge smeared across it, the network matched A's picture there against the
+    # smear (a real EXR panned 24 px a frame, Tree: 37.3 dB against the flow method's 38.4; with A's pixels, 38.4).
+    from dreamplate.interp.rife import _taken_back
+
+    rng = np.random.default_rng(7)
+    a, b = rng.random((2, 20, 30, 3), dtype=np.float32)
+    moved = _taken_back(a, b, np.float32([-4.0, 3.0]))  # B(x - 4, y + 3) at (x, y)
+    np.testing.assert_array_equal(moved[:17, 4:], b[3:, :26])
+    np.testing.assert_array_equal(moved[17:], a[17:])
+    np.testing.assert_array_equal(moved[:, :4], a[:, :4])
+
+
 def test_a_shared_shift_taken_out_of_the_pair_is_added_back_to_the_networks_motion(rife_models: list[Path]) -> None:
     # With B moved back by the whole pan, the network sees two identical frames; the motion it gives must come back
     # as the pan's: -t d toward A and (1 - t) d toward B, read t d back.

@@ -272,7 +272,7 @@ class LearnedEstimator:
         self, signal_a: np.ndarray, signal_b: np.ndarray, t: float, shift: np.ndarray | None = None
     ) -> LearnedMotion:
         if shift is not None:
-            signal_b = shifted(signal_b, shift)
+            signal_b = _taken_back(signal_a, signal_b, shift)
         height, width = signal_a.shape[:2]
         size = working_size(width, height, self.scale)
         a, b = (_work(s, size) for s in (signal_a, signal_b))
@@ -397,6 +397,22 @@ def at_time(half: LearnedMotion, t: float) -> LearnedMotion:
         to_b=half.to_b * np.float32(2.0 * (1.0 - t)),
         weight_b=np.clip(1.0 - weight_a, 0.0, 1.0).astype(np.float32),
     )
+
+
+def _taken_back(signal_a: np.ndarray, signal_b: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """B moved back by a whole-pixel `shift` (B(x + shift) at x), A's own pixels where that falls outside B.
+
+    There the pan brings in picture B does not have; with A's there the network sees it still, and the picture
+    there is taken along the pan, instead of matched against B's edge smeared across the strip.
+    """
+    height, width = signal_b.shape[:2]
+    moved = shifted(signal_b, shift)
+    dx, dy = (int(round(float(v))) for v in shift)
+    beyond_x = (np.arange(width) + dx < 0) | (np.arange(width) + dx > width - 1)
+    beyond_y = (np.arange(height) + dy < 0) | (np.arange(height) + dy > height - 1)
+    beyond = beyond_y[:, None] | beyond_x[None, :]
+    moved[beyond] = signal_a[beyond]
+    return moved
 
 
 def _without_shift(motion: LearnedMotion, shift: np.ndarray, t: float) -> LearnedMotion:
