@@ -45,7 +45,7 @@ from common import DEFAULT_DATA, evaluate_items, triplets, with_pan  # noqa: E40
 from squares import square_over_texture  # noqa: E402
 
 from dreamplate.interp.flow import estimate_flow, interpolate_frame  # noqa: E402
-from dreamplate.interp.fusion import candidate_flow, fuse, shared_shift  # noqa: E402
+from dreamplate.interp.fusion import candidate_flow, fuse  # noqa: E402
 from dreamplate.interp.retime import linear_motion_signal  # noqa: E402
 from dreamplate.interp.rife import (  # noqa: E402
     COARSE_MOTION,
@@ -55,6 +55,7 @@ from dreamplate.interp.rife import (  # noqa: E402
     interpolate_learned,
     working_size,
 )
+from dreamplate.interp.shared_motion import quick_forward, shared_shift  # noqa: E402
 from dreamplate.io.exr import ExrImage, write_exr  # noqa: E402
 from dreamplate.ops.plate.reading import place_on_window, union_window  # noqa: E402
 
@@ -90,12 +91,12 @@ def methods() -> dict[str, Method]:
 
     def settled(net: str, fusion: bool, resample: str = "adaptive") -> Method:
         def run(sa, sb, a, b):
+            size, working = (sa.shape[1], sa.shape[0]), working_size(sa.shape[1], sa.shape[0])
             if not fusion:
-                learned = nets[net].estimate(sa, sb, 0.5)
+                learned = nets[net].estimate(sa, sb, 0.5, shared_shift(quick_forward(sa, sb, working), working, size))
             else:
-                flow = candidate_flow(sa, sb, working_size(sa.shape[1], sa.shape[0]), threads=THREADS)
-                shift = shared_shift(flow, (sa.shape[1], sa.shape[0]))
-                learned = fuse(nets[net].estimate(sa, sb, 0.5, shift), flow, 0.5)
+                flow = candidate_flow(sa, sb, working, threads=THREADS)
+                learned = fuse(nets[net].estimate(sa, sb, 0.5, shared_shift(flow.forward, working, size)), flow, 0.5)
             return interpolate_learned(blend_by_agreement(learned, sa, sb, 0.5), a, b, resample=resample)
 
         return run

@@ -85,7 +85,7 @@ def _signal(motion: np.ndarray) -> np.ndarray:
     return img
 
 
-def _gray8(signal: np.ndarray) -> np.ndarray:
+def gray8(signal: np.ndarray) -> np.ndarray:
     """Reduce a [0, 1] signal to the 8-bit single channel DIS works on (Rec. 709 luma weights for RGB)."""
     gray = signal @ np.float32([0.2126, 0.7152, 0.0722]) if signal.shape[2] == 3 else signal.mean(axis=2)
     return np.rint(gray * 255.0).astype(np.uint8)
@@ -134,7 +134,7 @@ def _dis(finest_scale: int, stride: int, descent_iterations: int) -> cv2.DISOpti
 GUIDE_SCALE = 4
 
 
-def _guide(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
+def guide(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
     """A coarse flow (float32 H x W x 2, full-resolution pixels) that catches motion up to a quarter width.
 
     Padding the small copy to twice its size makes DIS add a pyramid level; the full-resolution pass then
@@ -156,7 +156,7 @@ def _guide(gray_from: np.ndarray, gray_to: np.ndarray) -> np.ndarray:
 
 def _one_way(gray_from: np.ndarray, gray_to: np.ndarray, grid: PatchGrid) -> np.ndarray:
     """DIS flow from one 8-bit frame to the other (float32 H x W x 2), started from the guide pass."""
-    flow = _guide(gray_from, gray_to)
+    flow = guide(gray_from, gray_to)
     if grid.coarse_scale is not None:
         flow = _dis(grid.coarse_scale, DENSE_STRIDE, FLOW_GRID.descent_iterations).calc(gray_from, gray_to, flow)
     return _dis(0, grid.stride, grid.descent_iterations).calc(gray_from, gray_to, flow)
@@ -341,7 +341,7 @@ def estimate_flow(
     if motion_a.shape != motion_b.shape:
         raise ValueError(f"motion signals differ in shape: {motion_a.shape} vs {motion_b.shape}")
     signal_a, signal_b = _signal(motion_a), _signal(motion_b)
-    gray_a, gray_b = _gray8(signal_a), _gray8(signal_b)
+    gray_a, gray_b = gray8(signal_a), gray8(signal_b)
     with opencv_threads(threads):
         forward, backward = _cross_checked(*_both_ways(gray_a, gray_b, grid), signal_a, signal_b)
         inconsistent_a = _inconsistent(forward, backward)

@@ -140,9 +140,6 @@ the better method alone; 34.69 dB and 5 without translations), with TRANSLATION_
 TRANSLATION_OPENING = 5
 """Side (pixels) of the opening applied to the pixels given a translation: slivers along a spinning ball's rim are
 not a subject (see TRANSLATION_ADVANTAGE)."""
-SHIFT_MOTION = 8.0
-"""Pixels (at the network's working size) of a pair's shared motion from which the network runs with it taken out
-(`shared_shift`)."""
 FUSION_GRID = PatchGrid(stride=4, descent_iterations=50, coarse_scale=2)
 """DIS's patch grid for the flow candidate: the flow method's grid down to a quarter of the size, then a quarter of
 its patches at full resolution (stride 4, not 2) with twice the descent steps. DIS runs in about half the time
@@ -168,24 +165,6 @@ def candidate_flow(
     if size != (width, height):
         signal_a, signal_b = (cv2.resize(s, size, interpolation=cv2.INTER_AREA) for s in (signal_a, signal_b))
     return estimate_flow(signal_a, signal_b, threads=threads, grid=FUSION_GRID)
-
-
-def shared_shift(flow: PairFlow, size: tuple[int, int]) -> np.ndarray | None:
-    """The motion the whole pair shares, in whole pixels at `size` (width, height): the flow candidate's median A -> B
-    motion, for the network to run with it taken out (`LearnedEstimator.estimate(shift=...)`); None below
-    SHIFT_MOTION.
-
-    HDv3 follows a camera's pan poorly: on the shared sets with a pan added the network alone loses 6 dB on
-    middlebury_others (28.67 against 34.83) and drags the fused default below the flow method on most pictures.
-    With the pan taken out it sees the motion it was trained on. The median, not a correlation peak: a CG subject
-    over black moves the flow's median with it (the ball of issue 19, 80 px a pair), and correlation's clearest
-    peak there was an alias (48 px the wrong way, 7 dB lower).
-    """
-    height, width = flow.forward.shape[:2]
-    median = np.median(flow.forward[::2, ::2].reshape(-1, 2), axis=0)
-    if float(np.hypot(*median)) < SHIFT_MOTION:
-        return None
-    return np.round(median * np.float32([size[0] / width, size[1] / height])).astype(np.float32)
 
 
 def fuse(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:

@@ -287,6 +287,8 @@ class _PairEstimates:
     signals: tuple[np.ndarray, np.ndarray] | None = None  # the motion signals of A and B
     flow: object | None = None  # interp.flow.PairFlow
     network: object | None = None  # interp.rife.LearnedMotion at t = 0.5, for a time-free net
+    shift: np.ndarray | None = None  # the pair's shared motion taken out for the network (interp.shared_motion)
+    shift_known: bool = False  # whether `shift` was worked out (None is an answer: no shared motion)
 
 
 class _Renderer:
@@ -628,14 +630,13 @@ class _Renderer:
         sharp CG edges) and the flow's matches the frames clearly better, the flow's takes over. Its blend weights
         are then settled where the two frames agree along it (`rife.blend_by_agreement`).
         """
-        from dreamplate.interp.fusion import fuse, shared_shift
+        from dreamplate.interp.fusion import fuse
         from dreamplate.interp.rife import at_time, blend_by_agreement
 
         estimator = self.method.learned(self.spec)
         signals = self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask)
         flow = self._flow(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask) if self.spec.fusion else None
-        # The network runs with the pair's shared motion (a pan) taken out, where the flow candidate finds one.
-        shift = None if flow is None else shared_shift(flow, (signals[0].shape[1], signals[0].shape[0]))
+        shift = self._shift(frame_a, frame_b, layer, signals, flow)
 
         def network():
             if not estimator.time_free:
@@ -652,6 +653,20 @@ class _Renderer:
             return blend_by_agreement(learned, *signals, t)
 
         return self._estimate((frame_a, frame_b, layer, round(t, 9)), make)
+
+    def _shift(self, frame_a, frame_b, layer, signals, flow) -> np.ndarray | None:
+        """The pair's shared motion (a pan), taken out of it for the network (`interp.shared_motion`): the flow
+        candidate's median where the flow method is fused in, else a quick half-size DIS pass's, made once."""
+        from dreamplate.interp.rife import working_size
+        from dreamplate.interp.shared_motion import quick_forward, shared_shift
+
+        pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
+        if not pair.shift_known:
+            height, width = signals[0].shape[:2]
+            working = working_size(width, height, self.method.learned(self.spec).scale)
+            forward = flow.forward if flow is not None else quick_forward(*signals, working)
+            pair.shift, pair.shift_known = shared_shift(forward, working, (width, height)), True
+        return pair.shift
 
     def _estimate(self, key: tuple, make):
         if key in self.estimates:
