@@ -21,8 +21,8 @@ def _panned_pair(move: int) -> tuple[np.ndarray, np.ndarray]:
     return scene[:, 40:200], scene[:, 40 - move : 200 - move]
 
 
-@pytest.mark.parametrize(("move", "expected"), [(4, None), (20, (20.0, 0.0))])
-def test_the_shared_shift_is_the_flows_median_in_whole_pixels_from_8_px(
+@pytest.mark.parametrize(("move", "expected"), [(12, None), (20, (20.0, 0.0))])
+def test_the_shared_shift_is_the_flows_median_in_whole_pixels_from_16_px(
     move: int, expected: tuple[float, float] | None
 ) -> None:
     a, b = _panned_pair(move)
@@ -37,7 +37,7 @@ def test_the_shared_shift_is_the_flows_median_in_whole_pixels_from_8_px(
 def test_the_threshold_is_judged_at_the_networks_working_size() -> None:
     a, b = _panned_pair(20)
     forward = candidate_flow(a, b, (160, 120), threads=2).forward
-    assert shared_shift(forward, (40, 30), (160, 120)) is None  # 5 px at a quarter-size working size
+    assert shared_shift(forward, (80, 60), (160, 120)) is None  # 10 px at a half-size working size
 
 
 def test_without_a_flow_candidate_a_quick_pass_finds_the_same_shift() -> None:

@@ -18,10 +18,11 @@ import numpy as np
 
 from dreamplate.interp.flow import gray8, guide
 
-SHIFT_MOTION = 8.0
-"""Pixels (at the network's working size) of shared motion from which the network runs with it taken out. The
-shared sets without a pan have none this large but one ucf101 shot (13 px, unchanged by it); from 4 px two more
-took it (ucf101 shots 9 and 17, 4 and 5 px) and one lost 0.39 dB."""
+SHIFT_MOTION = 16.0
+"""Pixels (at the network's working size) of shared motion from which the network runs with it taken out. No pair of
+the shared sets without a pan reaches it. From 8 px one did, a ucf101 shot panning 13 px with a still black border
+at its edge: moved back with the pan, the border crossed the picture, and the shot lost 0.45 dB; from 4 px two more
+(4 and 5 px), one 0.39 dB lower. Below 16 px the network follows a pan well enough."""
 QUICK_SCALE = 2
 """Where no flow candidate is made (`--no-fusion`), the shared motion comes from one DIS pass at this fraction of
 the working size, started from the flow method's guide pass (`flow.guide`, which sees motion up to a quarter of the
