@@ -69,3 +69,30 @@ def test_a_camera_pan_is_taken_out_before_the_network_runs(rife_models: list[Pat
         return 10.0 * np.log10(1.0 / float(np.mean((out - truth) ** 2)))
 
     assert default(shift) > default(None) + 3.0
+
+
+def test_a_real_exr_panned_24_px_a_frame_keeps_the_networks_strip(rife_models: list[Path], exr_root: Path) -> None:
+    # The OpenEXR sample Tree, panned by whole pixels: frames 1 and 3 given, frame 2 the truth. The strip the pan
+    # brings in, where the flow's samples leave the frame, matched "perfectly" for the flow (its one-sided pixels
+    # were left out of its cost), and it took the strip over the net's: 38.4 dB, the flow method's level, against
+    # 59.4 for the net alone.
+    from dreamplate.interp.flow import estimate_flow, interpolate_frame
+    from dreamplate.io.exr import read_exr
+
+    image = read_exr(exr_root / "ScanLines" / "Tree.exr")
+    rgb = np.dstack([image.channels[c].astype(np.float32) for c in "RGB"])[100:420, 100:580]
+    a, truth, b = (rgb[:, 48 - 24 * i : 48 - 24 * i + 432] for i in range(3))  # the picture moves 24 px a frame
+    signals = (linear_motion_signal(a), linear_motion_signal(b))
+    size = (a.shape[1], a.shape[0])
+    candidate = candidate_flow(*signals, size, threads=2)
+    learned = LearnedEstimator("rife-hdv3", threads=2).estimate(
+        *signals, 0.5, shared_shift(candidate.forward, size, size)
+    )
+    default = interpolate_learned(blend_by_agreement(fuse(learned, candidate, 0.5), *signals, 0.5), a, b)
+    flow = interpolate_frame(estimate_flow(*signals, threads=2), a, b, 0.5)
+
+    def reinhard_psnr(out: np.ndarray) -> float:
+        tone = [np.clip(x, 0.0, None) / (1.0 + np.clip(x, 0.0, None)) for x in (out, truth)]
+        return 10.0 * np.log10(1.0 / float(np.mean((tone[0] - tone[1]) ** 2)))
+
+    assert reinhard_psnr(default) > reinhard_psnr(flow) + 3.0
