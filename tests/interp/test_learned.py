@@ -255,7 +255,7 @@ def test_a_sample_outside_its_frame_is_taken_from_the_other_frame_alone() -> Non
     np.testing.assert_array_equal(settled.weight_b[:, 5 : w - 5], np.float32(0.3))
 
 
-def test_where_b_moved_back_has_no_picture_the_network_is_shown_as_own_pixels() -> None:
+def test_where_b_moved_back_has_no_picture_the_network_is_shown_frame_a_there() -> None:
     # The strip a pan brings in: with B's edge smeared across it, the network matched A's picture there against the
     # smear (a real EXR panned 24 px a frame, Tree: 37.3 dB against the flow method's 38.4; with A's pixels, 38.4).
     from dreamplate.interp.rife import _taken_back

@@ -16,6 +16,7 @@ from dreamplate.interp.warp import (
     HOLE_MASS,
     blend_warped,
     fill_holes,
+    one_side_alone,
     outside,
     photo_cost,
     reach,
@@ -432,8 +433,7 @@ def _weight_b(flow: PairFlow, to_a: np.ndarray, to_b: np.ndarray, t: float) -> n
     hidden_a, hidden_b = _sample_occlusion(flow, to_a, to_b)
     hidden_a = np.maximum(hidden_a, outside(to_b))
     hidden_b = np.maximum(hidden_b, outside(to_a))
-    weight = t + hidden_b * (1.0 - hidden_a) * (1.0 - t) - hidden_a * (1.0 - hidden_b) * t
-    return weight.astype(np.float32)
+    return one_side_alone(t, hidden_b, hidden_a).astype(np.float32)
 
 
 def interpolate_frame(

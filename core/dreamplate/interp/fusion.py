@@ -192,14 +192,15 @@ def fuse(learned: LearnedMotion, flow: PairFlow, t: float) -> LearnedMotion:
         # the two frames cannot agree there, whatever the motion. Those whose sample falls outside a frame (the
         # strip a pan brings in) are no evidence for it either, and count in full: the net, shown that strip moving
         # with the pan (`shared_motion`), keeps it unless the flow matches clearly better.
-        beyond = np.maximum(outside(to_a), outside(to_b))
+        beyond_a, beyond_b = outside(to_a), outside(to_b)
         cost_seen = cv2.blur(
-            difference * np.maximum(_seen_by_both(weight_b, t), beyond), (FUSION_WINDOW, FUSION_WINDOW)
+            difference * np.maximum(_seen_by_both(weight_b, t), np.maximum(beyond_a, beyond_b)),
+            (FUSION_WINDOW, FUSION_WINDOW),
         )
         wins = cost_seen < np.float32(FLOW_ADVANTAGE) * cost_learned
         detail_flow = _detail(flow, to_a, to_b)
         wins &= detail_flow >= DETAIL_SHARE * detail_learned
-        use_flow = np.where(disagree, wins & _confirmed(flow, to_a, to_b), use_flow)
+        use_flow = np.where(disagree, wins & _confirmed(flow, to_a, to_b, beyond_a, beyond_b), use_flow)
     within = ~disagree & ~use_flow & (apart >= REGION_APART * REGION_APART)
     within &= cost_flow < REGION_ADVANTAGE * cost_learned
     if within.any():
@@ -345,15 +346,18 @@ def _seen_by_both(weight_b: np.ndarray, t: float) -> np.ndarray:
     return np.clip(1.0 - np.maximum(toward_a, toward_b), 0.0, 1.0)
 
 
-def _confirmed(flow: PairFlow, to_a: np.ndarray, to_b: np.ndarray) -> np.ndarray:
+def _confirmed(
+    flow: PairFlow, to_a: np.ndarray, to_b: np.ndarray, beyond_a: np.ndarray, beyond_b: np.ndarray
+) -> np.ndarray:
     """Where the flow's own samples pass its forward-backward check often enough over the window (bool H x W).
 
-    A sample whose partner in the other frame falls outside it (a pan bringing in new picture) has nothing to be
-    confirmed by, and its failed check is no evidence: counted, it kept the net's motion along the borders of the
-    shared sets with a pan added (+0.07 to 0.10 dB there; without a pan within 0.01 dB).
+    A sample whose partner in the other frame falls outside it (`beyond_a`, `beyond_b`: `warp.outside` of `to_a`,
+    `to_b`; a pan bringing in new picture) has nothing to be confirmed by, and its failed check is no evidence:
+    counted, it kept the net's motion along the borders of the shared sets with a pan added (+0.07 to 0.10 dB there;
+    without a pan within 0.01 dB).
     """
-    failed_a = remap(flow.inconsistent_a[..., None], to_a, nearest=False)[..., 0] * (1.0 - outside(to_b))
-    failed_b = remap(flow.inconsistent_b[..., None], to_b, nearest=False)[..., 0] * (1.0 - outside(to_a))
+    failed_a = remap(flow.inconsistent_a[..., None], to_a, nearest=False)[..., 0] * (1.0 - beyond_b)
+    failed_b = remap(flow.inconsistent_b[..., None], to_b, nearest=False)[..., 0] * (1.0 - beyond_a)
     return cv2.blur(failed_a + failed_b, (FUSION_WINDOW, FUSION_WINDOW)) < 2.0 * UNCONFIRMED_SHARE
 
 

@@ -614,11 +614,8 @@ class _Renderer:
             signals = self._signals(frame_a, frame_b, layer, plate_a, plate_b, a, b, mask)
             if self.method.name == "learned":
                 from dreamplate.interp.fusion import candidate_flow
-                from dreamplate.interp.rife import working_size
 
-                height, width = signals[0].shape[:2]
-                size = working_size(width, height, self.method.learned(self.spec).scale)
-                pair.flow = candidate_flow(*signals, size)
+                pair.flow = candidate_flow(*signals, self._working_size(signals))
             else:
                 pair.flow = estimate_flow(*signals)
         return pair.flow
@@ -657,16 +654,22 @@ class _Renderer:
     def _shift(self, frame_a, frame_b, layer, signals, flow) -> np.ndarray | None:
         """The pair's shared motion (a pan), taken out of it for the network (`interp.shared_motion`): the flow
         candidate's median where the flow method is fused in, else a quick half-size DIS pass's, made once."""
-        from dreamplate.interp.rife import working_size
         from dreamplate.interp.shared_motion import quick_forward, shared_shift
 
         pair = self._estimate((frame_a, frame_b, layer), _PairEstimates)
         if not pair.shift_known:
-            height, width = signals[0].shape[:2]
-            working = working_size(width, height, self.method.learned(self.spec).scale)
+            working = self._working_size(signals)
             forward = flow.forward if flow is not None else quick_forward(*signals, working)
-            pair.shift, pair.shift_known = shared_shift(forward, working, (width, height)), True
+            size = (signals[0].shape[1], signals[0].shape[0])
+            pair.shift, pair.shift_known = shared_shift(forward, working, size), True
         return pair.shift
+
+    def _working_size(self, signals: tuple[np.ndarray, np.ndarray]) -> tuple[int, int]:
+        """(width, height) the network runs a pair of these signals at (`rife.working_size`)."""
+        from dreamplate.interp.rife import working_size
+
+        height, width = signals[0].shape[:2]
+        return working_size(width, height, self.method.learned(self.spec).scale)
 
     def _estimate(self, key: tuple, make):
         if key in self.estimates:

@@ -26,7 +26,7 @@ import numpy as np
 
 from dreamplate.errors import ModelError
 from dreamplate.interp.translations import shifted
-from dreamplate.interp.warp import blend_warped, outside, photo_cost, static_pixels
+from dreamplate.interp.warp import blend_warped, one_side_alone, outside, photo_cost, static_pixels
 from dreamplate.runtime.cpu_features import native_bf16
 from dreamplate.runtime.model_cache import cached_model
 from dreamplate.runtime.weights import PinnedWeights, pinned, verified_weights
@@ -477,8 +477,7 @@ def blend_by_agreement(motion: LearnedMotion, signal_a: np.ndarray, signal_b: np
     difference = photo_cost(signal_a, motion.to_a, signal_b, motion.to_b, AGREE_WINDOW)
     trust = np.clip(difference / np.float32(AGREE_SPREAD), 0.0, 1.0)
     weight_b = np.float32(t) + trust * (motion.weight_b - np.float32(t))
-    off_a, off_b = outside(motion.to_a), outside(motion.to_b)  # both outside: no evidence, the weight stays
-    weight_b = weight_b + off_a * (1.0 - off_b) * (1.0 - weight_b) - off_b * (1.0 - off_a) * weight_b
+    weight_b = one_side_alone(weight_b, outside(motion.to_a), outside(motion.to_b))
     return LearnedMotion(to_a=motion.to_a, to_b=motion.to_b, weight_b=weight_b.astype(np.float32))
 
 

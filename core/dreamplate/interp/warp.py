@@ -216,6 +216,12 @@ def blend_warped(
     return out
 
 
+def one_side_alone(weight_b: np.ndarray | float, b_alone: np.ndarray, a_alone: np.ndarray) -> np.ndarray:
+    """B's blend weight taken to 1 where only B's sample can be used (`b_alone`, 0-1), to 0 where only A's can
+    (`a_alone`), and kept where both or neither are (no evidence either way)."""
+    return weight_b + b_alone * (1.0 - a_alone) * (1.0 - weight_b) - a_alone * (1.0 - b_alone) * weight_b
+
+
 def outside(displacement: np.ndarray) -> np.ndarray:
     """How far each sample x + displacement(x) falls outside the frame (float32 H x W, 0-1, 1 past one pixel)."""
     h, w = displacement.shape[:2]
